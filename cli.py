@@ -1,0 +1,200 @@
+"""The `ism3` command line: thin glue from arguments to ism3rules and back to text.
+
+This is the one place that prints, and the one place that turns errors into exit
+codes: 0 done (targets met), 1 a requested target not met, 2 usage or input
+error, 3 internal error (a bug: please report it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+EXIT_OK = 0
+EXIT_TARGET_MISSED = 1
+EXIT_INPUT = 2
+EXIT_INTERNAL = 3
+FORMAT_CHOICES = ("table", "json")   # kept literal so --help needs no imports
+
+
+class _Ism3Group(click.Group):
+    """Turns every error into a one-line-per-problem message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from ism3rules.errors import Ism3Error
+
+        try:
+            return super().invoke(ctx)
+        except Ism3Error as exc:
+            for line in str(exc).splitlines():
+                click.echo(f"ism3: error: {line}", err=True)
+            ctx.exit(EXIT_INPUT)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"ism3: error: {where}{exc.strerror or exc}", err=True)
+            ctx.exit(EXIT_INPUT)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback
+            click.echo(f"ism3: internal error: {type(exc).__name__}: {exc} "
+                       "(this is a bug; please report it with the command you ran)", err=True)
+            ctx.exit(EXIT_INTERNAL)
+
+
+def _write(text: str, output: Path | None) -> None:
+    """Write to stdout, or atomically to `output` (temporary file, then rename)."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    directory = output.resolve().parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+rules_dir_option = click.option(
+    "--rules-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Folder of rule files to use instead of the shipped rules/.")
+
+
+@click.group(cls=_Ism3Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ism3rules", prog_name="ism3")
+def main() -> None:
+    """Assess an organization against the O-ISM3 maturity model.
+
+    Reads an evidence bundle (bundle.yaml plus the documents and metric files it
+    names) and tells, with proof, the capability of each of the 45 O-ISM3
+    processes and the maturity level reached against each maturity profile.
+
+    Exit codes: 0 done, 1 a requested target not met, 2 usage or input error,
+    3 internal error.
+    """
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--profile", "-p", "profile_refs", multiple=True, metavar="ID|PATH",
+              help="Maturity profile: a shipped id (see `ism3 profiles`) or a profile file. "
+                   "Repeatable. Default: every shipped profile.")
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMAT_CHOICES), default="table",
+              show_default=True, help="Output format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report to this file (atomically) instead of stdout.")
+@rules_dir_option
+def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path | None,
+             rules_dir: Path | None) -> None:
+    """Evaluate BUNDLE (a folder with bundle.yaml): capabilities and maturity levels."""
+    from ism3rules.api import evaluate_bundle
+    from ism3rules.formats import FORMATS
+
+    document = evaluate_bundle(bundle, profile_refs, rules_dir)
+    _write(FORMATS[fmt](document), output)
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+def validate(bundle: Path) -> None:
+    """Check that BUNDLE is readable and say which evidence items count.
+
+    Exit 0 when the bundle can be evaluated (rejected items are listed with their
+    reason), 2 when it cannot.
+    """
+    from tabulate import tabulate
+
+    from ism3rules.evidence import load_bundle
+
+    loaded = load_bundle(bundle)
+    rejected = [i for i in loaded.items if not i.accepted]
+    click.echo(f"{loaded.manifest}: valid ism3-evidence/1 bundle for "
+               f"{loaded.organization_name} ({loaded.organization_id})")
+    click.echo(f"{len(loaded.items)} evidence items: {len(loaded.items) - len(rejected)} "
+               f"accepted, {len(rejected)} rejected")
+    if rejected:
+        click.echo(tabulate([[f"{loaded.manifest}:{i.line}", i.id, i.reason] for i in rejected],
+                            headers=["where", "item", "reason it does not count"],
+                            tablefmt="simple", disable_numparse=True))
+
+
+@main.command()
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+def processes(fmt: str) -> None:
+    """List the 45 O-ISM3 processes."""
+    import json
+
+    from tabulate import tabulate
+
+    from ism3rules.catalogue import load_catalogue
+
+    cat = load_catalogue()
+    if fmt == "json":
+        click.echo(json.dumps([{"id": p.id, "name": p.name, "management_level": p.level,
+                                "group": p.group, "purpose": p.purpose} for p in cat.processes],
+                              indent=2))
+        return
+    click.echo(tabulate([[p.id, p.name, p.level, p.group or "", p.purpose] for p in cat.processes],
+                        headers=["id", "name", "level", "group", "purpose"], tablefmt="simple"))
+
+
+@main.command()
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "markdown"]),
+              default="table", show_default=True)
+@rules_dir_option
+def rules(fmt: str, rules_dir: Path | None) -> None:
+    """List the loaded rules with their source section and rationale."""
+    import json
+
+    from tabulate import tabulate
+
+    from ism3rules.rules import load_rulebook
+
+    book = load_rulebook(rules_dir)
+    if fmt == "json":
+        click.echo(json.dumps([{"file": r.file, "id": r.id, "title": r.title,
+                                "section": r.section, "rationale": r.rationale}
+                               for r in book.rules], indent=2))
+        return
+    rows = [[r.id, r.title, r.section, r.rationale] for r in book.rules]
+    if fmt == "markdown":
+        click.echo(tabulate(rows, headers=["id", "title", "section", "rationale"],
+                            tablefmt="github"))
+        return
+    for f in book.files:
+        click.echo(f"{f.path.name}: {f.title} ({f.source})")
+    click.echo(tabulate([[r.id, r.title, r.section] for r in book.rules],
+                        headers=["rule", "title", "section"], tablefmt="simple"))
+
+
+@main.command()
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+def profiles(fmt: str) -> None:
+    """List the shipped maturity profiles and where each mapping comes from."""
+    import json
+
+    from tabulate import tabulate
+
+    from ism3rules.profiles import list_shipped
+
+    shipped = list_shipped()
+    if fmt == "json":
+        click.echo(json.dumps([{"id": p.id, "name": p.name, "source": p.source,
+                                "levels": p.max_level, "description": p.description}
+                               for p in shipped], indent=2))
+        return
+    click.echo(tabulate([[p.id, p.name, p.source, p.max_level] for p in shipped],
+                        headers=["id", "name", "source", "levels"], tablefmt="simple"))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

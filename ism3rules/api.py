@@ -1,0 +1,30 @@
+"""The high-level entry points the CLI (and any program) uses: load, assess, report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .assessment import assess
+from .catalogue import load_catalogue
+from .evidence import load_bundle
+from .profiles import list_shipped, resolve_profile
+from .report import to_document
+from .rules import load_rulebook
+
+
+def evaluate_bundle(bundle: Path | str, profile_refs: Sequence[str] = (),
+                    rules_dir: Path | None = None) -> dict[str, Any]:
+    """Evaluate a bundle against profiles (default: every shipped one); the report document.
+
+    Raises:
+        EvidenceError, ProfileError, RuleError: bad input, with where and what.
+        EngineError: an internal failure of the rules engine.
+    """
+    catalogue = load_catalogue()
+    rulebook = load_rulebook(rules_dir, catalogue)
+    profiles = ([resolve_profile(ref, catalogue) for ref in profile_refs] if profile_refs
+                else list(list_shipped(catalogue)))
+    loaded = load_bundle(bundle, catalogue)
+    return to_document(assess(loaded, profiles, rulebook, catalogue))

@@ -1,0 +1,296 @@
+"""Evaluate a bundle: evidence and profiles become facts, the rules decide, results come out.
+
+This module decides nothing about capability or maturity itself: capabilities
+come from rules deriving `capability` facts, requirements are met when a rule
+derives `requirement_met` for them. What is missing is read off the conditions
+of the rules that did not fire, so explanations follow the rule files too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from . import __version__
+from .catalogue import Catalogue, load_catalogue
+from .engine import CompiledRulebook, Firing
+from .errors import EngineError, ProfileError
+from .evidence import Bundle, EvidenceItem
+from .profiles import Profile
+from .results import (Assessment, Gap, LevelResult, NotCounted, ProcessResult, ProfileResult,
+                      RequirementResult, Shortfall)
+from .rules import FACT_TYPES, Condition, Ref, Rulebook
+
+Fact = dict[str, Any]
+_compiled: dict[str, CompiledRulebook] = {}
+
+
+def compile_rulebook(rulebook: Rulebook) -> CompiledRulebook:
+    """The compiled form of `rulebook`, compiled once per process and reused."""
+    key = rulebook.digest
+    if key not in _compiled:
+        _compiled[key] = CompiledRulebook(rulebook)
+    return _compiled[key]
+
+
+def item_fact(item: EvidenceItem) -> Fact:
+    """The fact an evidence item stands for (one per process and fact content)."""
+    if item.kind == "documentation":
+        return {"id": f"documentation:{item.process}", "t": "documentation",
+                "process": item.process}
+    return {"id": f"metric:{item.process}:{item.metric_type}", "t": "metric",
+            "process": item.process, "metric_type": item.metric_type}
+
+
+def requirement_facts(profile: Profile) -> list[Fact]:
+    """One fact per level and process, with the cumulative minimum rank."""
+    return [{"id": f"requirement:{profile.id}:{lvl.level}:{req.process}", "t": "requirement",
+             "process": req.process, "profile": profile.id, "level": lvl.level,
+             "min_rank": req.rank}
+            for lvl in profile.levels for req in profile.effective(lvl.level)]
+
+
+def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
+           catalogue: Catalogue | None = None) -> Assessment:
+    """Evaluate `bundle` against `profiles` with `rulebook`.
+
+    Raises:
+        ProfileError: two profiles share an id.
+        RuleError: the rules cannot be compiled.
+        EngineError: the engine failed (an internal error).
+    """
+    catalogue = catalogue or load_catalogue()
+    ids = [p.id for p in profiles]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ProfileError(f"profile id '{dup[0]}' is loaded twice; profile ids must be unique")
+    compiled = compile_rulebook(rulebook)
+
+    evidence_of: dict[str, list[str]] = defaultdict(list)
+    facts: dict[str, Fact] = {}
+    for item in bundle.items:
+        if item.accepted:
+            fact = item_fact(item)
+            facts.setdefault(fact["id"], fact)
+            evidence_of[fact["id"]].append(item.id)
+    for profile in profiles:
+        for fact in requirement_facts(profile):
+            facts[fact["id"]] = fact
+    firings = compiled.run(list(facts.values()))
+    world = _World(rulebook, catalogue, facts, firings, evidence_of, bundle.items)
+    processes = tuple(world.process_result(p) for p in catalogue.process_ids)
+    by_id = {p.id: p for p in processes}
+    return Assessment(
+        tool_version=__version__,
+        organization_id=bundle.organization_id,
+        organization_name=bundle.organization_name,
+        period_start=bundle.period_start,
+        period_end=bundle.period_end,
+        as_of=bundle.as_of,
+        bundle_manifest_sha256=hashlib.sha256(bundle.manifest.read_bytes()).hexdigest(),
+        rules_sha256=rulebook.digest,
+        processes=processes,
+        profiles=tuple(world.profile_result(p, by_id) for p in profiles),
+        evidence=bundle.items,
+    )
+
+
+class _World:
+    """The facts of one evaluation, asserted and derived, and what they explain."""
+
+    def __init__(self, rulebook: Rulebook, catalogue: Catalogue, facts: dict[str, Fact],
+                 firings: Iterable[Firing], evidence_of: dict[str, list[str]],
+                 items: Sequence[EvidenceItem]) -> None:
+        self.rulebook = rulebook
+        self.catalogue = catalogue
+        self.firings = tuple(firings)
+        self.derived_by: dict[str, Firing] = {}
+        self.evidence_of = evidence_of
+        self.by_process: dict[str, list[Fact]] = defaultdict(list)
+        for fact in facts.values():
+            if fact["t"] != "requirement":
+                self.by_process[fact["process"]].append(fact)
+        for firing in self.firings:
+            derived = firing.derived_fact
+            if derived["id"] not in self.derived_by:
+                self.derived_by[derived["id"]] = firing
+                self.by_process[firing.process].append(derived)
+        self.requirement_met: dict[str, str] = {}
+        for firing in self.firings:
+            if firing.derived_fact["t"] == "requirement_met":
+                for _, fact_id in firing.matched:
+                    if facts.get(fact_id, {}).get("t") == "requirement":
+                        self.requirement_met.setdefault(fact_id, firing.rule_id)
+        self.rejected: dict[str, list[EvidenceItem]] = defaultdict(list)
+        self.items_of: dict[str, list[EvidenceItem]] = defaultdict(list)
+        for item in items:
+            self.items_of[item.process].append(item)
+            if not item.accepted:
+                self.rejected[item.process].append(item)
+
+    # -- provenance -------------------------------------------------------------
+    def _evidence_behind(self, fact_id: str, seen: set[str] | None = None) -> set[str]:
+        seen = seen if seen is not None else set()
+        if fact_id in seen:
+            return set()
+        seen.add(fact_id)
+        firing = self.derived_by.get(fact_id)
+        if firing is None:
+            return set(self.evidence_of.get(fact_id, ()))
+        found: set[str] = set()
+        for _, matched in firing.matched:
+            found |= self._evidence_behind(matched, seen)
+        return found
+
+    # -- capability -------------------------------------------------------------
+    def _capabilities(self, process: str) -> list[Firing]:
+        return sorted((f for f in self.firings if f.process == process
+                       and f.derived_fact["t"] == "capability"),
+                      key=lambda f: (f.derived_fact["rank"], f.rule_id))
+
+    def process_result(self, process_id: str) -> ProcessResult:
+        proc = self.catalogue.process(process_id)
+        caps = self._capabilities(process_id)
+        rank = max((f.derived_fact["rank"] for f in caps), default=0)
+        capability = self.catalogue.capability_by_rank(rank).name
+        practices: list[str] = []
+        rules: list[str] = []
+        evidence: set[str] = set()
+        for firing in caps:
+            if firing.rule_id not in rules:
+                rules.append(firing.rule_id)
+            for practice in firing.derived_fact.get("practices", ()):
+                if practice not in practices:
+                    practices.append(practice)
+            evidence |= self._evidence_behind(firing.derived_fact["id"])
+        accepted = [i.id for i in self.items_of[process_id] if i.accepted]
+        top = max(c.rank for c in self.catalogue.capabilities)
+        nxt = self.shortfall(process_id, rank + 1) if rank < top else None
+        if nxt is not None and not nxt.missing and nxt.rules:
+            raise EngineError(f"internal error: {process_id} meets the conditions of "
+                              f"{nxt.rules[0]} but the engine did not fire it")
+        return ProcessResult(
+            id=proc.id, name=proc.name, level=proc.level, group=proc.group,
+            capability=capability, rank=rank, practices=tuple(practices), rules=tuple(rules),
+            evidence=tuple(sorted(evidence)),
+            other_evidence=tuple(sorted(set(accepted) - evidence)),
+            rejected_evidence=tuple(sorted(i.id for i in self.rejected[process_id])),
+            next=nxt,
+        )
+
+    def shortfall(self, process: str, rank: int) -> Shortfall:
+        """What `process` lacks to reach capability `rank`, per the deriving rules."""
+        cap = self.catalogue.capability_by_rank(rank)
+        conds, rules = self._missing(process, cap.name, set())
+        labels: list[str] = []
+        for cond in conds:
+            label = _label(cond)
+            if label not in labels:
+                labels.append(label)
+        not_counted = tuple(
+            NotCounted(item.id, item.reason or "rejected")
+            for item in self.rejected[process]
+            if any(_satisfies(_as_fact(item), cond) for cond in conds))
+        return Shortfall(cap.name, cap.rank, tuple(rules), tuple(labels), not_counted)
+
+    def _missing(self, process: str, capability: str,
+                 visiting: set[str]) -> tuple[list[Condition], list[str]]:
+        """Unsatisfied base conditions on the cheapest path of rules deriving `capability`."""
+        best: tuple[list[Condition], list[str]] | None = None
+        for rule in self.rulebook.deriving("capability", capability=capability):
+            if rule.id in visiting:
+                continue
+            missing: list[Condition] = []
+            chain: list[str] = []
+            for cond in rule.when:
+                if any(_satisfies(f, cond) for f in self.by_process[process]):
+                    continue
+                target = _derived_capability(cond)
+                if target is not None:
+                    sub, sub_rules = self._missing(process, target, visiting | {rule.id})
+                    missing.extend(sub)
+                    chain.extend(sub_rules)
+                else:
+                    missing.append(cond)
+            chain.append(rule.id)  # lower rules of the chain first
+            if best is None or len(missing) < len(best[0]):
+                best = (missing, chain)
+        return best if best is not None else ([], [])
+
+    # -- maturity ---------------------------------------------------------------
+    def profile_result(self, profile: Profile, processes: dict[str, ProcessResult]) -> ProfileResult:
+        levels: list[LevelResult] = []
+        for lvl in profile.levels:
+            reqs: list[RequirementResult] = []
+            gaps: list[Gap] = []
+            rationale = {r.process: r.rationale for lv in profile.levels[:lvl.level]
+                         for r in lv.requires}
+            for req in profile.effective(lvl.level):
+                fact_id = f"requirement:{profile.id}:{lvl.level}:{req.process}"
+                proc = processes[req.process]
+                rule = self.requirement_met.get(fact_id)
+                reqs.append(RequirementResult(req.process, req.capability, req.rank,
+                                              proc.capability, rule is not None, rule))
+                if rule is None:
+                    short = self.shortfall(req.process, req.rank)
+                    gaps.append(Gap(req.process, req.capability, req.rank, proc.capability,
+                                    proc.rank, short.missing, short.not_counted,
+                                    rationale.get(req.process)))
+            levels.append(LevelResult(lvl.level, lvl.name, not gaps, tuple(reqs), tuple(gaps)))
+        achieved = 0
+        for level in levels:
+            if not level.met:
+                break
+            achieved = level.level
+        return ProfileResult(
+            id=profile.id, name=profile.name, source=profile.source,
+            description=profile.description, path=str(profile.path), sha256=profile.sha256,
+            achieved_level=achieved, max_level=profile.max_level, levels=tuple(levels))
+
+
+def _derived_capability(cond: Condition) -> str | None:
+    """The capability a condition asks for, when it asks for a derived capability."""
+    if cond.fact != "capability":
+        return None
+    for test in cond.tests:
+        if test.attr == "capability" and test.op == "eq" and not isinstance(test.value, Ref):
+            return str(test.value)
+    return None
+
+
+def _label(cond: Condition) -> str:
+    """How a missing fact is named to a user: its label attribute's value, or its type."""
+    attr = FACT_TYPES[cond.fact].label
+    for test in cond.tests:
+        if test.attr == attr and test.op == "eq":
+            return str(test.value)
+    return cond.fact
+
+
+_COMPARE = {
+    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b, "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b,
+}
+
+
+def _satisfies(fact: Fact, cond: Condition) -> bool:
+    """Whether `fact` matches `cond` (tests against other facts are taken as met)."""
+    if fact.get("t") != cond.fact:
+        return False
+    for test in cond.tests:
+        if isinstance(test.value, Ref):
+            continue
+        if test.attr not in fact:
+            return False
+        try:
+            if not _COMPARE[test.op](fact[test.attr], test.value):
+                return False
+        except TypeError:
+            return False
+    return True
+
+
+def _as_fact(item: EvidenceItem) -> Fact:
+    return item_fact(item)

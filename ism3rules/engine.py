@@ -1,0 +1,236 @@
+"""The one wrapper around durable_rules: compile a Rulebook, run facts, collect firings.
+
+Everything that knows the engine's quirks lives here (see the project's notes on
+durable_rules 2.0.28):
+- one Host per process, with its timer threads disabled, so every action runs in
+  the calling thread, inside the assert call that triggered it;
+- a ruleset is registered once per host and named by a digest of its definition;
+  `set_rulesets` gets a deep copy because it deletes "run" from what it is given;
+- one short-lived session (sid) per evaluation, deleted in a `finally`, and
+  evaluations serialized by a lock: never two live sessions of ours at once;
+- facts carry explicit ids; a fact the engine reports as already seen, or one that
+  is not stored afterwards, is an id collision and stops the evaluation;
+- exceptions inside actions land in the session state, so the state is checked
+  after every assert; a derived fact no rule uses raises inside the action, so
+  firings are recorded before the derived fact is asserted.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import EngineError, RuleError
+from .rules import Condition, Ref, Rule, Rulebook
+
+Fact = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One rule firing: the rule, the process, the facts it matched, what it derived."""
+
+    rule_id: str
+    process: str
+    matched: tuple[tuple[str, str], ...]   # (condition alias, fact id), in condition order
+    derived: tuple[tuple[str, Any], ...]   # the derived fact, with its id
+
+    @property
+    def derived_fact(self) -> dict[str, Any]:
+        """The derived fact as a dict."""
+        return dict(self.derived)
+
+
+class _Run:
+    """What one evaluation's actions record; keyed by sid while it runs."""
+
+    def __init__(self) -> None:
+        self.firings: list[Firing] = []
+        self.errors: list[str] = []
+
+
+_lock = threading.RLock()
+_host: Any = None
+_registered: set[str] = set()
+_runs: dict[str, _Run] = {}
+_sids = itertools.count(1)
+
+
+def _get_host() -> Any:
+    """The process-wide Host, created on first use (importing the engine is slow)."""
+    global _host
+    if _host is None:
+        from durable import engine as durable_engine
+
+        class _SyncHost(durable_engine.Host):  # type: ignore[misc]
+            """A Host whose actions all run inside the asserting call."""
+
+            def _run(self) -> None:  # no timer threads: nothing runs later elsewhere
+                return None
+
+        _host = _SyncHost()
+    return _host
+
+
+def _exceptions() -> tuple[type[Exception], type[Exception]]:
+    from durable import engine as durable_engine
+
+    return durable_engine.MessageNotHandledException, durable_engine.MessageObservedException
+
+
+def _expr(cond: Condition, index: int, aliases: dict[str, str]) -> dict[str, Any]:
+    """The engine expression of one condition; `aliases` maps rule aliases to engine ones."""
+    terms: list[dict[str, Any]] = [{"t": cond.fact}]
+    if index > 0:  # every condition is about the rule's process: join on the first fact
+        terms.append({"process": {"a0": "process"}})
+    for test in cond.tests:
+        value: Any = test.value
+        if isinstance(value, Ref):
+            value = {aliases[value.alias]: value.attr}
+        from .rules import OPERATORS
+
+        op = OPERATORS[test.op]
+        terms.append({test.attr: value} if op == "$eq" else {op: {test.attr: value}})
+    return terms[0] if len(terms) == 1 else {"$and": terms}
+
+
+class CompiledRulebook:
+    """A Rulebook compiled into one durable_rules ruleset, registered on the host."""
+
+    def __init__(self, rulebook: Rulebook) -> None:
+        """Compile and register.
+
+        Raises:
+            RuleError: the engine refused the ruleset; the message names the rule.
+        """
+        self.rulebook = rulebook
+        self._aliases: dict[str, dict[str, str]] = {}
+        definition: dict[str, Any] = {}
+        for rule in rulebook.rules:
+            aliases = {c.alias: f"a{i}" for i, c in enumerate(rule.when)}
+            self._aliases[rule.id] = aliases
+            definition[rule.id] = {
+                "all": [{aliases[c.alias]: _expr(c, i, aliases)} for i, c in enumerate(rule.when)]
+            }
+        text = json.dumps(definition, sort_keys=True)
+        self.name = "ism3_" + hashlib.sha256(text.encode()).hexdigest()[:20]
+        self.definition = definition
+        with _lock:
+            if self.name in _registered:
+                return
+            host = _get_host()
+            try:
+                host.set_rulesets({self.name: self._with_actions(copy.deepcopy(definition))})
+            except Exception as exc:  # the engine says only "error code N"
+                raise RuleError(self._locate_failure(exc)) from exc
+            _registered.add(self.name)
+
+    def _with_actions(self, definition: dict[str, Any]) -> dict[str, Any]:
+        for rule in self.rulebook.rules:
+            definition[rule.id]["run"] = _make_action(rule, self._aliases[rule.id])
+        return definition
+
+    def _locate_failure(self, exc: Exception) -> str:
+        """Find which rule the engine cannot compile, by compiling each alone."""
+        host = _get_host()
+        for rule in self.rulebook.rules:
+            single = {rule.id: copy.deepcopy(self.definition[rule.id])}
+            name = "ism3_probe_" + hashlib.sha256(
+                json.dumps(single, sort_keys=True).encode()).hexdigest()[:20]
+            if name in _registered:
+                continue
+            try:
+                host.set_rulesets({name: {rule.id: {**single[rule.id], "run": _noop}}})
+                _registered.add(name)
+            except Exception as inner:
+                return f"{rule.file}: rule {rule.id}: the rules engine cannot compile it ({inner})"
+        return f"the rules engine cannot compile the rule set ({exc})"
+
+    def run(self, facts: list[Fact]) -> tuple[Firing, ...]:
+        """Assert `facts` in a fresh session and return every firing, in a stable order.
+
+        Each fact needs a unique string `id`, a `t` (fact type) and its attributes.
+
+        Raises:
+            EngineError: an action failed, or fact ids collided inside the engine.
+        """
+        ids = [f["id"] for f in facts]
+        if len(set(ids)) != len(ids):
+            raise EngineError("internal error: duplicate fact ids given to the engine")
+        not_handled, observed = _exceptions()
+        with _lock:
+            host = _get_host()
+            sid = f"s{next(_sids)}"
+            run = _Run()
+            _runs[sid] = run
+            stored: list[str] = []
+            try:
+                for fact in facts:
+                    try:
+                        host.assert_fact(self.name, {**fact, "sid": sid})
+                        stored.append(fact["id"])
+                    except not_handled:
+                        continue  # no rule can use this fact: nothing to derive from it
+                    except observed:
+                        raise EngineError(
+                            f"internal error: fact id {fact['id']!r} collided with another "
+                            "fact inside the rules engine") from None
+                    self._check_state(host, sid)
+                present = {f.get("id") for f in host.get_facts(self.name, sid)}
+                lost = [i for i in stored if i not in present]
+                if lost:
+                    raise EngineError(f"internal error: facts lost inside the rules engine: {lost[:5]}")
+                if run.errors:
+                    raise EngineError("internal error: " + "; ".join(run.errors[:5]))
+            finally:
+                _runs.pop(sid, None)
+                try:
+                    host.delete_state(self.name, sid)
+                except Exception:  # noqa: BLE001 - cleanup must not hide the real error
+                    pass
+        return tuple(sorted(run.firings, key=lambda f: (f.rule_id, f.process, f.matched)))
+
+    def _check_state(self, host: Any, sid: str) -> None:
+        state = host.get_state(self.name, sid)
+        if state.get("exception"):
+            raise EngineError(f"internal error in a rule action: {state['exception'][:500]}")
+
+
+def _noop(c: Any) -> None:
+    return None
+
+
+def _make_action(rule: Rule, aliases: dict[str, str]) -> Callable[[Any], None]:
+    """The action of one rule: record the firing, then assert the derived fact."""
+    names = [(c.alias, aliases[c.alias]) for c in rule.when]
+    then = rule.then
+    not_handled, observed = _exceptions()
+
+    def action(c: Any) -> None:
+        matched = c._m
+        first = matched["a0"]
+        sid = first["sid"]
+        run = _runs.get(sid)
+        if run is None:
+            return
+        process = first["process"]
+        pairs = tuple((alias, matched[engine_alias]["id"]) for alias, engine_alias in names)
+        basis = "\x1f".join(i for _, i in pairs).encode()
+        fact_id = f"{rule.then_fact}:{process}:{rule.id}:{hashlib.sha256(basis).hexdigest()[:16]}"
+        derived = {"id": fact_id, "t": rule.then_fact, "process": process,
+                   **{k: list(v) if isinstance(v, tuple) else v for k, v in then.items()}}
+        run.firings.append(Firing(rule.id, process, pairs, tuple(
+            (k, tuple(v) if isinstance(v, list) else v) for k, v in derived.items())))
+        try:
+            c.assert_fact(derived)
+        except not_handled:
+            pass  # no rule uses this derived fact; the firing is recorded all the same
+        except observed:
+            run.errors.append(f"derived fact id {fact_id!r} collided inside the rules engine")
+
+    return action

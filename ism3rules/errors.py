@@ -1,0 +1,40 @@
+"""The one exception tree of ism3rules; the CLI turns it into exit codes in one place."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class Ism3Error(Exception):
+    """Base of every error ism3rules raises on purpose.
+
+    The message starts with where the problem is (file, line, item) and says what
+    to do; it is meant to be shown to a user as it is.
+    """
+
+
+class EvidenceError(Ism3Error):
+    """An evidence bundle cannot be read or is not a valid ism3-evidence/1 bundle."""
+
+
+class RuleError(Ism3Error):
+    """A rule file is invalid or cannot be compiled for the rules engine."""
+
+
+class ProfileError(Ism3Error):
+    """A maturity profile cannot be found, read or validated."""
+
+
+class CatalogueError(Ism3Error):
+    """The shipped O-ISM3 catalogue is broken (an installation problem)."""
+
+
+class EngineError(Ism3Error):
+    """The rules engine failed while evaluating (an internal problem, not bad input)."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """Return ' (did you mean 'x'?)' for the closest choice, or '' when none is close."""
+    close = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -1,0 +1,517 @@
+"""Evidence bundles (ism3-evidence/1): reading, validating and accounting for every item.
+
+A bundle is untrusted input. Nothing in it is executed, no file outside its folder
+is opened, and every item comes out either accepted or rejected with a reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .catalogue import Catalogue, load_catalogue
+from .errors import EvidenceError, did_you_mean
+from .yamlio import DEFAULT_LIMITS, Limits, Node, load_yaml
+
+SCHEMA = "ism3-evidence/1"
+MANIFEST = "bundle.yaml"
+KINDS = ("documentation", "metric")
+ORG_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+TOP_KEYS = ("schema", "organization", "assessment", "evidence")
+ORG_KEYS = ("id", "name")
+ASSESSMENT_KEYS = ("period", "as_of")
+PERIOD_KEYS = ("start", "end")
+COMMON_ITEM_KEYS = ("id", "process", "kind")
+ITEM_KEYS = {
+    "documentation": COMMON_ITEM_KEYS + ("title", "path", "sha256"),
+    "metric": COMMON_ITEM_KEYS + ("metric_type", "name", "observations", "path"),
+}
+OBS_KEYS = ("date", "value")
+MAX_CSV_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One reported value of a metric."""
+
+    date: date
+    value: float
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    """One item of a bundle, with the verdict on whether it counts.
+
+    `status` is "accepted" or "rejected"; a rejected item carries `reason`.
+    """
+
+    id: str
+    process: str
+    kind: str
+    line: int
+    status: str
+    reason: str | None = None
+    title: str | None = None
+    path: str | None = None
+    sha256: str | None = None
+    metric_type: str | None = None
+    observations: tuple[Observation, ...] = ()
+    observations_in_period: int = 0
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the item counts as evidence."""
+        return self.status == "accepted"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A validated bundle: who, when, and every evidence item with its verdict."""
+
+    root: Path
+    manifest: Path
+    organization_id: str
+    organization_name: str
+    period_start: date | None
+    period_end: date | None
+    as_of: date | None
+    items: tuple[EvidenceItem, ...] = field(default_factory=tuple)
+
+
+class _Problems:
+    """Collects every problem of a manifest so a user can fix them in one pass."""
+
+    def __init__(self, manifest: Path) -> None:
+        self.manifest = manifest
+        self.lines: list[str] = []
+
+    def add(self, line: int, message: str, item: str | None = None) -> None:
+        where = f"{self.manifest}:{line}" if line else str(self.manifest)
+        prefix = f"{where}: item {item}: " if item else f"{where}: "
+        self.lines.append(prefix + message)
+
+    def raise_if_any(self) -> None:
+        if self.lines:
+            raise EvidenceError("\n".join(self.lines))
+
+
+def find_manifest(path: Path) -> tuple[Path, Path]:
+    """Return (bundle folder, manifest file) for a bundle folder or its bundle.yaml.
+
+    Raises:
+        EvidenceError: the path does not exist or holds no bundle.yaml.
+    """
+    if path.is_dir():
+        manifest = path / MANIFEST
+        if not manifest.exists():
+            raise EvidenceError(f"{path}: no {MANIFEST} in this folder; is it an evidence bundle?")
+        return path, manifest
+    if path.is_file():
+        return path.parent, path
+    raise EvidenceError(f"{path}: no such bundle folder or file")
+
+
+def load_bundle(
+    path: Path | str,
+    catalogue: Catalogue | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Bundle:
+    """Read and validate the bundle at `path` (a folder or its bundle.yaml).
+
+    Raises:
+        EvidenceError: the bundle cannot be read or is not valid ism3-evidence/1;
+            the message has one line per problem, each naming file, line and item.
+    """
+    catalogue = catalogue or load_catalogue()
+    root, manifest = find_manifest(Path(path))
+    try:
+        data = load_yaml(manifest, limits)
+    except ValueError as exc:
+        raise EvidenceError(str(exc)) from exc
+    problems = _Problems(manifest)
+    if data is None:
+        raise EvidenceError(f"{manifest}: empty file; expected a mapping with 'schema: {SCHEMA}'")
+    if not isinstance(data, Node):
+        raise EvidenceError(
+            f"{manifest}:1: expected a mapping at the top level, found {_kind(data)}"
+        )
+    _unknown_keys(data, TOP_KEYS, problems, "")
+    schema = data.get("schema")
+    if schema != SCHEMA:
+        problems.add(
+            data.line_of("schema"),
+            f"schema is {schema!r}; this tool reads '{SCHEMA}'"
+            if schema is not None
+            else f"missing 'schema: {SCHEMA}'",
+        )
+        problems.raise_if_any()
+    org_id, org_name = _organization(data, problems)
+    start, end, as_of = _assessment(data, problems)
+    raw_items = data.get("evidence")
+    if raw_items is None:
+        problems.add(data.line, "missing 'evidence' (a list, which may be empty)")
+        raw_items = []
+    elif not isinstance(raw_items, list):
+        problems.add(data.line_of("evidence"), f"'evidence' must be a list, found {_kind(raw_items)}")
+        raw_items = []
+    seen: dict[str, int] = {}
+    parsed: list[tuple[Node, dict[str, Any]]] = []
+    for index, raw in enumerate(raw_items):
+        entry = _item_fields(raw, index, data.line_of("evidence"), catalogue, problems)
+        if entry is None:
+            continue
+        item_id = entry["id"]
+        if item_id in seen:
+            problems.add(raw.line, f"duplicate id (first used at line {seen[item_id]})", item_id)
+            continue
+        seen[item_id] = raw.line
+        parsed.append((raw, entry))
+    # Observation files are read only once the manifest itself is valid.
+    problems.raise_if_any()
+    items = tuple(
+        _judge(raw, entry, root, manifest, start, end, problems) for raw, entry in parsed
+    )
+    problems.raise_if_any()
+    return Bundle(root, manifest, org_id, org_name, start, end, as_of, items)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _unknown_keys(node: Node, allowed: tuple[str, ...], problems: _Problems, item: str | None,
+                  where: str = "") -> None:
+    for key in node:
+        if key not in allowed:
+            problems.add(
+                node.line_of(str(key)),
+                f"unknown key '{key}'{where}{did_you_mean(str(key), allowed)}; "
+                f"allowed: {', '.join(allowed)}",
+                item,
+            )
+
+
+def _text(node: Node, key: str, problems: _Problems, item: str | None, required: bool) -> str | None:
+    value = node.get(key)
+    if value is None:
+        if required:
+            problems.add(node.line, f"missing required field '{key}'", item)
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        problems.add(node.line_of(key), f"'{key}' must be text, found {_kind(value)}", item)
+        return None
+    text = str(value).strip()
+    if required and not text:
+        problems.add(node.line_of(key), f"'{key}' must not be empty", item)
+        return None
+    return text
+
+
+def parse_date(value: Any) -> date:
+    """Parse an ISO date (YYYY-MM-DD). Raises ValueError with a readable reason."""
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise ValueError(f"'{text}' is not a date in YYYY-MM-DD form")
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"'{text}' is not a valid date ({exc})") from exc
+
+
+def _date_field(node: Node, key: str, problems: _Problems, item: str | None) -> date | None:
+    if node.get(key) is None:
+        return None
+    try:
+        return parse_date(node[key])
+    except ValueError as exc:
+        problems.add(node.line_of(key), f"'{key}': {exc}", item)
+        return None
+
+
+def _organization(data: Node, problems: _Problems) -> tuple[str, str]:
+    org = data.get("organization")
+    if not isinstance(org, Node):
+        problems.add(data.line_of("organization"),
+                     "missing 'organization' mapping with 'id' and 'name'" if org is None
+                     else f"'organization' must be a mapping, found {_kind(org)}")
+        return "", ""
+    _unknown_keys(org, ORG_KEYS, problems, None, " in organization")
+    org_id = _text(org, "id", problems, None, required=True) or ""
+    if org_id and not ORG_ID.match(org_id):
+        problems.add(org.line_of("id"),
+                     f"organization id '{org_id}' may hold only letters, digits, '-' and '_'")
+    org_name = _text(org, "name", problems, None, required=True) or ""
+    return org_id, org_name
+
+
+def _assessment(data: Node, problems: _Problems) -> tuple[date | None, date | None, date | None]:
+    assessment = data.get("assessment")
+    if assessment is None:
+        return None, None, None
+    if not isinstance(assessment, Node):
+        problems.add(data.line_of("assessment"),
+                     f"'assessment' must be a mapping, found {_kind(assessment)}")
+        return None, None, None
+    _unknown_keys(assessment, ASSESSMENT_KEYS, problems, None, " in assessment")
+    as_of = _date_field(assessment, "as_of", problems, None)
+    period = assessment.get("period")
+    if period is None:
+        return None, None, as_of
+    if not isinstance(period, Node):
+        problems.add(assessment.line_of("period"),
+                     f"'period' must be a mapping with 'start' and 'end', found {_kind(period)}")
+        return None, None, as_of
+    _unknown_keys(period, PERIOD_KEYS, problems, None, " in period")
+    start = _date_field(period, "start", problems, None)
+    end = _date_field(period, "end", problems, None)
+    for key, value in (("start", start), ("end", end)):
+        if value is None and period.get(key) is None:
+            problems.add(period.line, f"period needs '{key}'")
+    if start and end and start > end:
+        problems.add(period.line, f"period starts ({start}) after it ends ({end})")
+    return start, end, as_of
+
+
+def _item_fields(raw: Any, index: int, list_line: int, catalogue: Catalogue,
+                 problems: _Problems) -> dict[str, Any] | None:
+    """Validate one item's structure; return its fields or None when it is unusable."""
+    if not isinstance(raw, Node):
+        problems.add(list_line, f"evidence entry #{index + 1} must be a mapping, found {_kind(raw)}")
+        return None
+    item_id = _text(raw, "id", problems, f"#{index + 1}", required=True)
+    label = item_id or f"#{index + 1}"
+    before = len(problems.lines)
+    process = _text(raw, "process", problems, label, required=True)
+    if process is not None and process not in catalogue.process_ids:
+        problems.add(raw.line_of("process"),
+                     f"unknown process '{process}'{did_you_mean(process, catalogue.process_ids)}; "
+                     "`ism3 processes` lists the 45 O-ISM3 processes", label)
+    kind = _text(raw, "kind", problems, label, required=True)
+    if kind is not None and kind not in KINDS:
+        problems.add(raw.line_of("kind"),
+                     f"unknown kind '{kind}'{did_you_mean(kind, KINDS)}; allowed: {', '.join(KINDS)}",
+                     label)
+        kind = None
+    if kind is None:
+        return None
+    _unknown_keys(raw, ITEM_KEYS[kind], problems, label, f" for a {kind} item")
+    entry: dict[str, Any] = {"id": item_id, "process": process, "kind": kind}
+    if kind == "documentation":
+        entry["title"] = _text(raw, "title", problems, label, required=False)
+        entry["path"] = _text(raw, "path", problems, label, required=True)
+        sha = _text(raw, "sha256", problems, label, required=False)
+        if sha is not None and not SHA256.match(sha):
+            problems.add(raw.line_of("sha256"),
+                         "sha256 must be 64 hexadecimal characters", label)
+        entry["sha256"] = sha.lower() if sha else None
+    else:
+        entry["title"] = _text(raw, "name", problems, label, required=False)
+        mtype = _text(raw, "metric_type", problems, label, required=True)
+        if mtype is not None:
+            try:
+                entry["metric_type"] = catalogue.metric_type(mtype).name
+            except KeyError:
+                problems.add(raw.line_of("metric_type"),
+                             f"unknown metric_type '{mtype}'"
+                             f"{did_you_mean(mtype, catalogue.metric_type_choices())}; allowed: "
+                             + ", ".join(m.name for m in catalogue.metric_types), label)
+        entry.update(_observation_source(raw, problems, label))
+    if len(problems.lines) > before or item_id is None:
+        return None
+    return entry
+
+
+def _observation_source(raw: Node, problems: _Problems, label: str) -> dict[str, Any]:
+    """Where a metric's observations come from: inline list or a CSV path."""
+    obs = raw.get("observations")
+    path = raw.get("path")
+    if isinstance(obs, Node) and set(obs) <= {"path"} and "path" in obs:
+        if path is not None:
+            problems.add(raw.line_of("path"), "give 'path' once: either at item level or "
+                         "under 'observations'", label)
+            return {}
+        path, obs = obs["path"], None
+        path_line = raw.line_of("observations")
+    else:
+        path_line = raw.line_of("path")
+    if obs is not None and path is not None:
+        problems.add(raw.line, "give either inline 'observations' or a CSV 'path', not both", label)
+        return {}
+    if obs is None and path is None:
+        problems.add(raw.line, "a metric needs 'observations' (a list of {date, value}) "
+                     "or 'path' to a CSV file with header date,value", label)
+        return {}
+    if path is not None:
+        if not isinstance(path, str) or not path.strip():
+            problems.add(path_line, "'path' must be a non-empty relative path", label)
+            return {}
+        return {"path": path.strip(), "observations": None}
+    if not isinstance(obs, list):
+        problems.add(raw.line_of("observations"),
+                     f"'observations' must be a list of {{date, value}}, found {_kind(obs)}", label)
+        return {}
+    observations: list[Observation] = []
+    for number, entry in enumerate(obs, start=1):
+        line = entry.line if isinstance(entry, Node) else raw.line_of("observations")
+        if not isinstance(entry, Node):
+            problems.add(line, f"observation #{number} must be a mapping {{date, value}}", label)
+            continue
+        _unknown_keys(entry, OBS_KEYS, problems, label, f" in observation #{number}")
+        try:
+            when = parse_date(entry.get("date", ""))
+            value = parse_value(entry.get("value"))
+        except ValueError as exc:
+            problems.add(line, f"observation #{number}: {exc}", label)
+            continue
+        observations.append(Observation(when, value))
+    return {"path": None, "observations": tuple(observations)}
+
+
+def parse_value(value: Any) -> float:
+    """A finite number from YAML or CSV. Raises ValueError with a readable reason."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError("value is empty")
+    if isinstance(value, bool):
+        raise ValueError(f"value {value!r} is not a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"value {str(value)!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"value {str(value)!r} is not a finite number")
+    return number
+
+
+def resolve_inside(root: Path, relative: str) -> tuple[Path | None, str | None]:
+    """Resolve `relative` inside bundle folder `root` without leaving it.
+
+    Returns (path, None) for a regular file inside the bundle, or (None, reason)
+    naming why it does not count. Nothing is opened here.
+    """
+    posix = PurePosixPath(relative.replace("\\", "/"))
+    if posix.is_absolute() or re.match(r"^[A-Za-z]:", relative):
+        return None, f"path outside the bundle (absolute path '{relative}')"
+    if ".." in posix.parts:
+        return None, f"path outside the bundle ('..' in '{relative}')"
+    base = root.resolve()
+    candidate = base.joinpath(*posix.parts)
+    try:
+        real = candidate.resolve(strict=False)
+    except (OSError, RuntimeError):
+        return None, f"path cannot be resolved ('{relative}', symlink loop?)"
+    if real != base and base not in real.parents:
+        return None, f"path outside the bundle ('{relative}' leads through a symlink to outside)"
+    if not real.exists():
+        return None, f"file missing ('{relative}')"
+    if not real.is_file():
+        return None, f"not a regular file ('{relative}')"
+    return real, None
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in chunks. Raises OSError."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_csv_observations(path: Path, shown: str) -> Iterator[Observation]:
+    """Stream observations from a CSV with header `date,value`.
+
+    Raises:
+        ValueError: naming `shown` and the line, for a bad header, row or encoding.
+    """
+    size = path.stat().st_size
+    if size > MAX_CSV_BYTES:
+        raise ValueError(f"{shown}: {size} bytes is larger than the limit of {MAX_CSV_BYTES}")
+    try:
+        with path.open("r", encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise ValueError(f"{shown}:1: empty file; expected the header 'date,value'")
+            if [h.strip().lower() for h in header] != ["date", "value"]:
+                raise ValueError(f"{shown}:1: header must be 'date,value', found '{','.join(header)}'")
+            for row in reader:
+                line = reader.line_num
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                if len(row) != 2:
+                    raise ValueError(f"{shown}:{line}: expected 2 columns (date,value), found {len(row)}")
+                try:
+                    yield Observation(parse_date(row[0]), parse_value(row[1]))
+                except ValueError as exc:
+                    raise ValueError(f"{shown}:{line}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{shown}: not UTF-8 text ({exc.reason})") from None
+    except csv.Error as exc:
+        raise ValueError(f"{shown}: malformed CSV: {exc}") from None
+
+
+def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
+           start: date | None, end: date | None, problems: _Problems) -> EvidenceItem:
+    """Decide whether one structurally valid item counts, and why not."""
+    common = dict(id=entry["id"], process=entry["process"], kind=entry["kind"], line=raw.line,
+                  title=entry.get("title"), path=entry.get("path"))
+    if entry["kind"] == "documentation":
+        real, reason = resolve_inside(root, entry["path"])
+        if real is None:
+            return EvidenceItem(status="rejected", reason=reason, sha256=entry["sha256"], **common)
+        try:
+            actual = file_sha256(real)
+        except OSError as exc:
+            return EvidenceItem(status="rejected", reason=f"file unreadable ({exc.strerror})",
+                                sha256=entry["sha256"], **common)
+        if entry["sha256"] and entry["sha256"] != actual:
+            return EvidenceItem(status="rejected", sha256=actual,
+                                reason=f"hash mismatch (declared {entry['sha256'][:12]}..., "
+                                f"file has {actual[:12]}...)", **common)
+        return EvidenceItem(status="accepted", sha256=actual, **common)
+
+    mtype = entry["metric_type"]
+    observations = entry["observations"]
+    if observations is None:
+        real, reason = resolve_inside(root, entry["path"])
+        if real is None:
+            return EvidenceItem(status="rejected", reason=f"observations {reason}",
+                                metric_type=mtype, **common)
+        shown = str(manifest.parent / entry["path"])
+        try:
+            observations = tuple(read_csv_observations(real, shown))
+        except ValueError as exc:
+            problems.add(raw.line_of("path"), f"observations file: {exc}", entry["id"])
+            return EvidenceItem(status="rejected", reason=str(exc), metric_type=mtype, **common)
+        except OSError as exc:
+            return EvidenceItem(status="rejected", metric_type=mtype,
+                                reason=f"observations file unreadable ({exc.strerror})", **common)
+    observations = tuple(sorted(observations, key=lambda o: (o.date, o.value)))
+    in_period = sum(1 for o in observations
+                    if (start is None or o.date >= start) and (end is None or o.date <= end))
+    if not observations:
+        reason: str | None = "no observations"
+    elif start is not None and in_period == 0:
+        reason = f"no observation in period {start}..{end} ({len(observations)} outside it)"
+    else:
+        reason = None
+    return EvidenceItem(status="rejected" if reason else "accepted", reason=reason,
+                        metric_type=mtype, observations=observations,
+                        observations_in_period=in_period, **common)

@@ -1,0 +1,114 @@
+"""Results of an assessment: frozen data, no behaviour beyond simple views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from .evidence import EvidenceItem
+
+
+@dataclass(frozen=True)
+class NotCounted:
+    """An evidence item that would have closed a gap but was rejected."""
+
+    evidence: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """What a process lacks to reach a capability, read off the rules that derive it."""
+
+    capability: str
+    rank: int
+    rules: tuple[str, ...]          # the rules that would derive it (best candidate first)
+    missing: tuple[str, ...]        # e.g. "documentation", "load"
+    not_counted: tuple[NotCounted, ...]
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    """The capability one process demonstrably operates at, and why."""
+
+    id: str
+    name: str
+    level: str
+    group: str | None
+    capability: str
+    rank: int
+    practices: tuple[str, ...]
+    rules: tuple[str, ...]              # capability rules that fired, lowest first
+    evidence: tuple[str, ...]           # accepted evidence behind the capability
+    other_evidence: tuple[str, ...]     # accepted evidence not (yet) used by a fired rule
+    rejected_evidence: tuple[str, ...]
+    next: Shortfall | None              # None at the top of the scale
+
+
+@dataclass(frozen=True)
+class Gap:
+    """An unmet requirement of a maturity level."""
+
+    process: str
+    required: str
+    required_rank: int
+    actual: str
+    actual_rank: int
+    missing: tuple[str, ...]
+    not_counted: tuple[NotCounted, ...]
+    rationale: str | None
+
+
+@dataclass(frozen=True)
+class RequirementResult:
+    """One (cumulative) requirement of a level and whether it is met."""
+
+    process: str
+    required: str
+    required_rank: int
+    actual: str
+    met: bool
+    rule: str | None                    # the rule that found it met
+
+
+@dataclass(frozen=True)
+class LevelResult:
+    """One maturity level: met or not, and what stands in the way."""
+
+    level: int
+    name: str
+    met: bool
+    requirements: tuple[RequirementResult, ...]
+    gaps: tuple[Gap, ...]
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """The maturity level reached against one profile."""
+
+    id: str
+    name: str
+    source: str
+    description: str
+    path: str
+    sha256: str
+    achieved_level: int
+    max_level: int
+    levels: tuple[LevelResult, ...]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Everything one evaluation found, ready for any formatter."""
+
+    tool_version: str
+    organization_id: str
+    organization_name: str
+    period_start: date | None
+    period_end: date | None
+    as_of: date | None
+    bundle_manifest_sha256: str
+    rules_sha256: str
+    processes: tuple[ProcessResult, ...]
+    profiles: tuple[ProfileResult, ...]
+    evidence: tuple[EvidenceItem, ...]

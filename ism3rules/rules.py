@@ -1,0 +1,341 @@
+"""Declarative rule files (ism3-rules/1): loading and validating them.
+
+A rule says, for one process, which facts must exist together (`when`) and which
+fact it derives (`then`). Rules know nothing of Python; the engine compiles them.
+Every rule carries the metadata that explains it: id, title, section, rationale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .catalogue import Catalogue, load_catalogue
+from .errors import RuleError, did_you_mean
+from .paths import shipped_dir
+from .yamlio import Node, load_yaml
+
+SCHEMA = "ism3-rules/1"
+RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
+FILE_KEYS = ("schema", "id", "title", "source", "description", "rules")
+RULE_KEYS = ("id", "title", "section", "rationale", "when", "then")
+
+
+@dataclass(frozen=True)
+class FactType:
+    """A kind of fact the engine knows: its attributes and how a missing one is named.
+
+    `label` is the attribute whose value names a missing fact of this type in gap
+    explanations (None: the type's own name).
+    """
+
+    attrs: tuple[str, ...]
+    derived: bool
+    label: str | None = None
+    lists: tuple[str, ...] = ()
+
+
+# Every fact is about one process. Input facts come from evidence and profiles;
+# derived facts are asserted by rules.
+FACT_TYPES: dict[str, FactType] = {
+    "documentation": FactType(attrs=("process",), derived=False),
+    "metric": FactType(attrs=("process", "metric_type"), derived=False, label="metric_type"),
+    "requirement": FactType(attrs=("process", "profile", "level", "min_rank"), derived=False),
+    "capability": FactType(attrs=("process", "capability", "rank"), derived=True,
+                           label="capability", lists=("practices",)),
+    "requirement_met": FactType(attrs=("process",), derived=True),
+}
+
+# Comparison operators a condition may use, mapped to the engine's own.
+OPERATORS: dict[str, str] = {
+    "eq": "$eq",
+    "ne": "$neq",
+    "gt": "$gt",
+    "gte": "$gte",
+    "lt": "$lt",
+    "lte": "$lte",
+}
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A value taken from another condition's fact: `alias.attr`."""
+
+    alias: str
+    attr: str
+
+
+@dataclass(frozen=True)
+class Test:
+    """One attribute test of a condition: `attr op value` (value literal or Ref)."""
+
+    attr: str
+    op: str
+    value: str | int | Ref
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A fact that must exist for the rule's process."""
+
+    alias: str
+    fact: str
+    tests: tuple[Test, ...]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One declarative rule with its explanation."""
+
+    id: str
+    title: str
+    section: str
+    rationale: str
+    when: tuple[Condition, ...]
+    then_fact: str
+    then_attrs: tuple[tuple[str, Any], ...]
+    file: str
+
+    @property
+    def then(self) -> dict[str, Any]:
+        """The derived fact's attributes (without `process`)."""
+        return dict(self.then_attrs)
+
+
+@dataclass(frozen=True)
+class RuleFile:
+    """One file of rules."""
+
+    id: str
+    title: str
+    source: str
+    description: str
+    path: Path
+    sha256: str
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    """Every loaded rule file, in file-name order."""
+
+    files: tuple[RuleFile, ...]
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """All rules, file by file, in file order."""
+        return tuple(rule for f in self.files for rule in f.rules)
+
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with this id. Raises KeyError."""
+        return {r.id: r for r in self.rules}[rule_id]
+
+    def deriving(self, fact: str, **attrs: Any) -> tuple[Rule, ...]:
+        """Rules whose `then` derives `fact` with these attribute values."""
+        return tuple(r for r in self.rules if r.then_fact == fact
+                     and all(r.then.get(k) == v for k, v in attrs.items()))
+
+    @property
+    def digest(self) -> str:
+        """sha256 over the rule files' digests, in order."""
+        joined = "".join(f"{f.path.name}:{f.sha256}\n" for f in self.files)
+        return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def load_rulebook(directory: Path | None = None, catalogue: Catalogue | None = None) -> Rulebook:
+    """Load every `*.yaml` rule file in `directory` (default: the shipped rules/), sorted.
+
+    Raises:
+        RuleError: the folder has no rule file, or a file or rule is invalid;
+            the message names the file, line and rule id.
+    """
+    catalogue = catalogue or load_catalogue()
+    directory = directory or shipped_dir("rules")
+    if not directory.is_dir():
+        raise RuleError(f"{directory}: rules folder not found")
+    paths = sorted(directory.glob("*.yaml"))
+    if not paths:
+        raise RuleError(f"{directory}: no rule files (*.yaml) in this folder")
+    files = tuple(load_rule_file(p, catalogue) for p in paths)
+    seen: dict[str, str] = {}
+    for f in files:
+        for rule in f.rules:
+            if rule.id in seen:
+                raise RuleError(f"{f.path}: rule {rule.id}: id already used in {seen[rule.id]}")
+            seen[rule.id] = str(f.path)
+    return Rulebook(files)
+
+
+def load_rule_file(path: Path, catalogue: Catalogue) -> RuleFile:
+    """Load and validate one rule file.
+
+    Raises:
+        RuleError: naming the file, line and rule for the first problem found.
+    """
+    try:
+        data = load_yaml(path)
+    except ValueError as exc:
+        raise RuleError(str(exc)) from exc
+    if not isinstance(data, Node):
+        raise RuleError(f"{path}:1: a rule file must be a mapping with 'schema: {SCHEMA}'")
+    _no_unknown(data, FILE_KEYS, path, None)
+    if data.get("schema") != SCHEMA:
+        raise RuleError(f"{path}:{data.line_of('schema')}: schema must be '{SCHEMA}'")
+    for key in ("id", "title", "rules"):
+        if key not in data:
+            raise RuleError(f"{path}:{data.line}: missing '{key}'")
+    raw_rules = data["rules"]
+    if not isinstance(raw_rules, list) or not raw_rules:
+        raise RuleError(f"{path}:{data.line_of('rules')}: 'rules' must be a non-empty list")
+    rules = tuple(_rule(raw, path, catalogue) for raw in raw_rules)
+    return RuleFile(
+        id=str(data["id"]),
+        title=str(data["title"]),
+        source=str(data.get("source", "")),
+        description=str(data.get("description", "")).strip(),
+        path=path,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        rules=rules,
+    )
+
+
+def _no_unknown(node: Node, allowed: tuple[str, ...], path: Path, rule: str | None) -> None:
+    for key in node:
+        if key not in allowed:
+            where = f"{path}:{node.line_of(str(key))}: " + (f"rule {rule}: " if rule else "")
+            raise RuleError(f"{where}unknown key '{key}'{did_you_mean(str(key), allowed)}")
+
+
+def _rule(raw: Any, path: Path, catalogue: Catalogue) -> Rule:
+    if not isinstance(raw, Node):
+        raise RuleError(f"{path}: each rule must be a mapping")
+    rule_id = raw.get("id")
+    if not isinstance(rule_id, str) or not RULE_ID.match(rule_id):
+        raise RuleError(f"{path}:{raw.line}: rule id {rule_id!r} must look like CAP-MANAGED "
+                        "(capitals, digits and dashes)")
+    _no_unknown(raw, RULE_KEYS, path, rule_id)
+
+    def fail(key: str, message: str) -> RuleError:
+        return RuleError(f"{path}:{raw.line_of(key)}: rule {rule_id}: {message}")
+
+    for key in ("title", "section", "rationale"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise fail(key, f"'{key}' is required: every rule explains itself")
+    when = raw.get("when")
+    if not isinstance(when, list) or not when:
+        raise fail("when", "'when' must be a non-empty list of conditions")
+    conditions: list[Condition] = []
+    for cond in when:
+        conditions.append(_condition(cond, conditions, fail, catalogue))
+    then = raw.get("then")
+    if not isinstance(then, Node) or "fact" not in then:
+        raise fail("then", "'then' must be a mapping with 'fact' and its attributes")
+    then_fact = then["fact"]
+    if then_fact not in FACT_TYPES or not FACT_TYPES[then_fact].derived:
+        derived = [k for k, v in FACT_TYPES.items() if v.derived]
+        raise fail("then", f"'then' may derive only {', '.join(derived)}; not {then_fact!r}")
+    ftype = FACT_TYPES[then_fact]
+    attrs: dict[str, Any] = {}
+    for key, value in then.items():
+        if key == "fact":
+            continue
+        if key in ftype.lists:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise fail("then", f"'{key}' must be a list of names")
+            attrs[key] = tuple(value)
+        elif key in ftype.attrs and key not in ("process", "rank"):
+            attrs[key] = _literal(then_fact, key, value, lambda m: fail("then", m), catalogue)
+        else:
+            allowed = [a for a in ftype.attrs + ftype.lists if a not in ("process", "rank")]
+            raise fail("then", f"unknown attribute '{key}' for a {then_fact} fact"
+                       f"{did_you_mean(key, allowed)}")
+    if then_fact == "capability":
+        if "capability" not in attrs:
+            raise fail("then", "a derived capability needs 'capability'")
+        attrs["rank"] = catalogue.capability(attrs["capability"]).rank
+    return Rule(
+        id=rule_id,
+        title=raw["title"].strip(),
+        section=raw["section"].strip(),
+        rationale=" ".join(raw["rationale"].split()),
+        when=tuple(conditions),
+        then_fact=then_fact,
+        then_attrs=tuple(attrs.items()),
+        file=path.name,
+    )
+
+
+def _literal(fact: str, attr: str, value: Any, fail: Any, catalogue: Catalogue) -> str | int:
+    """Validate and normalize a literal attribute value (names to canonical spelling)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise fail(f"'{attr}' must be a name or a whole number, not {value!r}")
+    try:
+        if attr == "capability":
+            return catalogue.capability(str(value)).name
+        if attr == "metric_type":
+            return catalogue.metric_type(str(value)).name
+        if attr == "process":
+            catalogue.process(str(value))
+    except KeyError:
+        choices = (catalogue.capability_choices() if attr == "capability"
+                   else catalogue.metric_type_choices() if attr == "metric_type"
+                   else list(catalogue.process_ids))
+        raise fail(f"unknown {attr} {value!r}{did_you_mean(str(value), choices)}") from None
+    if attr in ("rank", "min_rank", "level") and not isinstance(value, int):
+        raise fail(f"'{attr}' must be a whole number, not {value!r}")
+    return value
+
+
+def _condition(raw: Any, earlier: list[Condition], fail: Any, catalogue: Catalogue) -> Condition:
+    if not isinstance(raw, Node) or "fact" not in raw:
+        raise fail("when", "each condition must be a mapping with 'fact'")
+    fact = raw["fact"]
+    if fact not in FACT_TYPES:
+        raise fail("when", f"unknown fact {fact!r}{did_you_mean(str(fact), FACT_TYPES)}; "
+                   f"known: {', '.join(FACT_TYPES)}")
+    alias = raw.get("as", fact)
+    if not isinstance(alias, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", alias):
+        raise fail("when", f"alias {alias!r} must be a lower-case name")
+    if any(c.alias == alias for c in earlier):
+        raise fail("when", f"two conditions are named '{alias}'; give one an 'as: name'")
+    ftype = FACT_TYPES[fact]
+    tests: list[Test] = []
+    for attr, spec in raw.items():
+        if attr in ("fact", "as"):
+            continue
+        if attr not in ftype.attrs:
+            raise fail("when", f"a {fact} fact has no attribute '{attr}'"
+                       f"{did_you_mean(str(attr), ftype.attrs)}; it has {', '.join(ftype.attrs)}")
+        if attr == "process":
+            raise fail("when", "conditions are always about the rule's process; "
+                       "do not test 'process'")
+        if isinstance(spec, Node):
+            if len(spec) != 1:
+                raise fail("when", f"'{attr}' takes one comparison, e.g. {{gte: 3}}")
+            op, operand = next(iter(spec.items()))
+            if op not in OPERATORS:
+                raise fail("when", f"unknown operator '{op}'{did_you_mean(str(op), OPERATORS)}; "
+                           f"known: {', '.join(OPERATORS)}")
+            if isinstance(operand, Node) and set(operand) == {"ref"}:
+                value: str | int | Ref = _ref(operand["ref"], earlier, fail)
+            else:
+                value = _literal(fact, attr, operand, fail, catalogue)
+            tests.append(Test(attr, op, value))
+        else:
+            tests.append(Test(attr, "eq", _literal(fact, attr, spec, fail, catalogue)))
+    return Condition(alias, fact, tuple(tests))
+
+
+def _ref(text: Any, earlier: list[Condition], fail: Any) -> Ref:
+    if not isinstance(text, str) or text.count(".") != 1:
+        raise fail("when", f"ref {text!r} must be 'alias.attribute' of an earlier condition")
+    alias, attr = text.split(".")
+    match = [c for c in earlier if c.alias == alias]
+    if not match:
+        raise fail("when", f"ref {text!r} names no earlier condition")
+    if attr not in FACT_TYPES[match[0].fact].attrs:
+        raise fail("when", f"ref {text!r}: a {match[0].fact} fact has no '{attr}'")
+    return Ref(alias, attr)
