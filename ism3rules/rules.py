@@ -322,10 +322,11 @@ def _condition(raw: Any, earlier: list[Condition], fail: Any, catalogue: Catalog
             if isinstance(operand, Node) and set(operand) == {"ref"}:
                 value: str | int | Ref = _ref(operand["ref"], earlier, fail)
             else:
-                value = _literal(fact, attr, operand, fail, catalogue)
+                value = _literal(fact, attr, operand, lambda m: fail("when", m), catalogue)
             tests.append(Test(attr, op, value))
         else:
-            tests.append(Test(attr, "eq", _literal(fact, attr, spec, fail, catalogue)))
+            tests.append(Test(attr, "eq", _literal(fact, attr, spec, lambda m: fail("when", m),
+                                                   catalogue)))
     return Condition(alias, fact, tuple(tests))
 
 

@@ -1,0 +1,66 @@
+"""Shared test helpers: build bundles on disk from compact descriptions."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_bundle(root: Path, items: list[dict[str, Any]], *, period: tuple[str, str] | None = None,
+                 files: dict[str, str] | None = None, org_id: str = "acme",
+                 extra: dict[str, Any] | None = None) -> Path:
+    """Write bundle.yaml (and `files`) under `root`; return the folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, text in (files or {}).items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    doc: dict[str, Any] = {"schema": "ism3-evidence/1",
+                           "organization": {"id": org_id, "name": f"{org_id} Ltd"}}
+    if period:
+        doc["assessment"] = {"period": {"start": period[0], "end": period[1]}}
+    doc["evidence"] = items
+    doc.update(extra or {})
+    (root / "bundle.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    return root
+
+
+def doc_item(process: str, item_id: str | None = None, path: str | None = None) -> dict[str, Any]:
+    """A documentation item whose file `write_bundle(files=...)` should create."""
+    return {"id": item_id or f"DOC-{process}", "process": process, "kind": "documentation",
+            "title": f"{process} procedure", "path": path or f"docs/{process}.md"}
+
+
+def metric_item(process: str, metric_type: str, dates: list[str] | None = None,
+                item_id: str | None = None) -> dict[str, Any]:
+    """A metric item with inline observations (default: one in early 2026)."""
+    return {"id": item_id or f"MET-{process}-{metric_type}", "process": process, "kind": "metric",
+            "metric_type": metric_type, "name": f"{metric_type} of {process}",
+            "observations": [{"date": d, "value": 1} for d in (dates or ["2026-02-01"])]}
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.fixture
+def bundle_factory(tmp_path: Path):
+    """Build a bundle from {process: [metric types]} and a set of documented processes."""
+    counter = iter(range(1000))
+
+    def make(documented: list[str], metrics: dict[str, list[str]] | None = None,
+             **kwargs: Any) -> Path:
+        root = tmp_path / f"bundle{next(counter)}"
+        items = [doc_item(p) for p in documented]
+        files = {f"docs/{p}.md": f"# {p}\n" for p in documented}
+        for proc, types in (metrics or {}).items():
+            items += [metric_item(proc, t) for t in types]
+        return write_bundle(root, items, files=files, **kwargs)
+
+    return make

@@ -1,0 +1,86 @@
+"""Editing a rule file changes the results, with no code change."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from ism3rules.assessment import assess
+from ism3rules.errors import RuleError
+from ism3rules.evidence import load_bundle
+from ism3rules.rules import load_rulebook
+
+
+def _rules_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", target)
+    return target
+
+
+def _capability(rules_dir: Path, bundle: Path, process: str) -> str:
+    result = assess(load_bundle(bundle), [], load_rulebook(rules_dir))
+    return next(p.capability for p in result.processes if p.id == process)
+
+
+def test_removing_a_metric_type_from_a_rule_lowers_the_bar(tmp_path: Path, bundle_factory) -> None:
+    bundle = bundle_factory(["OSP-3"], {"OSP-3": ["activity", "scope", "unavailability"]})
+    rules = _rules_copy(tmp_path)
+    assert _capability(rules, bundle, "OSP-3") == "initial"
+    path = rules / "capability.yaml"
+    path.write_text(path.read_text().replace(
+        "      - {fact: metric, as: effectiveness, metric_type: effectiveness}\n", ""))
+    assert _capability(rules, bundle, "OSP-3") == "managed"
+
+
+def test_a_new_alternative_rule_is_used(tmp_path: Path, bundle_factory) -> None:
+    bundle = bundle_factory(["OSP-3"], {"OSP-3": ["quality"]})
+    rules = _rules_copy(tmp_path)
+    (rules / "zz-local.yaml").write_text("""schema: ism3-rules/1
+id: local
+title: Local policy
+rules:
+  - id: LOCAL-QUALITY-MANAGED
+    title: A quality metric alone counts as managed here
+    section: local policy 1
+    rationale: for this test
+    when:
+      - {fact: capability, capability: initial}
+      - {fact: metric, metric_type: quality}
+    then: {fact: capability, capability: managed, practices: [test]}
+""")
+    result = assess(load_bundle(bundle), [], load_rulebook(rules))
+    proc = next(p for p in result.processes if p.id == "OSP-3")
+    assert proc.capability == "managed"
+    assert proc.rules == ("CAP-INITIAL", "LOCAL-QUALITY-MANAGED")
+
+
+@pytest.mark.parametrize("old, new, match", [
+    ("id: CAP-DEFINED", "id: cap-defined", r"rule id 'cap-defined' must look like"),
+    ("metric_type: load}", "metric_type: lod}", r"rule CAP-DEFINED: unknown metric_type 'lod'"),
+    ("      fact: capability\n      capability: managed\n      practices",
+     "      fact: metric\n      capability: managed\n      practices", r"'then' may derive only"),
+    ("    section: \"2.1.1, Table 2.1 (column Managed)\"\n", "",
+     r"rule CAP-MANAGED: 'section' is required"),
+    ("{fact: metric, as: load, metric_type: load}", "{fact: metrc, as: load}",
+     r"unknown fact 'metrc' \(did you mean 'metric'\?\)"),
+    ("rank: {gte: {ref: requirement.min_rank}}", "rank: {atleast: {ref: requirement.min_rank}}",
+     r"unknown operator 'atleast'"),
+    ("rank: {gte: {ref: requirement.min_rank}}", "rank: {gte: {ref: requirement.rank}}",
+     r"a requirement fact has no 'rank'"),
+    ("title: Process capability from documentation", "titel: Process capability from documentation",
+     r"unknown key 'titel'"),
+])
+def test_invalid_rule_files_fail_loudly(tmp_path: Path, old: str, new: str, match: str) -> None:
+    rules = _rules_copy(tmp_path)
+    for path in rules.glob("*.yaml"):
+        text = path.read_text()
+        if old in text:
+            path.write_text(text.replace(old, new, 1))
+            break
+    else:
+        raise AssertionError(f"{old!r} not found in the rule files")
+    with pytest.raises(RuleError, match=match):
+        load_rulebook(rules)
