@@ -11,12 +11,13 @@ from .catalogue import load_catalogue
 from .evidence import load_bundle
 from .profiles import list_shipped, resolve_profile
 from .report import to_document
+from .results import Assessment
 from .rules import load_rulebook
 
 
-def evaluate_bundle(bundle: Path | str, profile_refs: Sequence[str] = (),
-                    rules_dir: Path | None = None) -> dict[str, Any]:
-    """Evaluate a bundle against profiles (default: every shipped one); the report document.
+def run_assessment(bundle: Path | str, profile_refs: Sequence[str] = (),
+                   rules_dir: Path | None = None) -> Assessment:
+    """Evaluate a bundle against profiles (default: every shipped one).
 
     Raises:
         EvidenceError, ProfileError, RuleError: bad input, with where and what.
@@ -27,4 +28,10 @@ def evaluate_bundle(bundle: Path | str, profile_refs: Sequence[str] = (),
     profiles = ([resolve_profile(ref, catalogue) for ref in profile_refs] if profile_refs
                 else list(list_shipped(catalogue)))
     loaded = load_bundle(bundle, catalogue)
-    return to_document(assess(loaded, profiles, rulebook, catalogue))
+    return assess(loaded, profiles, rulebook, catalogue)
+
+
+def evaluate_bundle(bundle: Path | str, profile_refs: Sequence[str] = (),
+                    rules_dir: Path | None = None) -> dict[str, Any]:
+    """`run_assessment`, as the ism3-report/1 document. Raises as `run_assessment`."""
+    return to_document(run_assessment(bundle, profile_refs, rules_dir))
