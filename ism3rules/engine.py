@@ -27,7 +27,8 @@ import itertools
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import EngineError, RuleError
 from .rules import Condition, Ref, Rule, Rulebook

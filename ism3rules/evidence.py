@@ -506,12 +506,13 @@ def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
     observations = tuple(sorted(observations, key=lambda o: (o.date, o.value)))
     in_period = sum(1 for o in observations
                     if (start is None or o.date >= start) and (end is None or o.date <= end))
+    why: str | None
     if not observations:
-        reason: str | None = "no observations"
+        why = "no observations"
     elif start is not None and in_period == 0:
-        reason = f"no observation in period {start}..{end} ({len(observations)} outside it)"
+        why = f"no observation in period {start}..{end} ({len(observations)} outside it)"
     else:
-        reason = None
-    return EvidenceItem(status="rejected" if reason else "accepted", reason=reason,
+        why = None
+    return EvidenceItem(status="rejected" if why else "accepted", reason=why,
                         metric_type=mtype, observations=observations,
                         observations_in_period=in_period, **common)

@@ -12,7 +12,7 @@ def shipped_dir(name: str) -> Path:
     A source checkout (or editable install) keeps them beside the package; a regular
     install puts them under `<prefix>/share/ism3rules/`.
     """
-    beside = Path(__file__).resolve().parent.parent / name
-    if beside.is_dir():
-        return beside
+    top = Path(__file__).resolve().parent.parent
+    if (top / "setup.cfg").is_file() and (top / name).is_dir():  # a checkout, not site-packages
+        return top / name
     return Path(sys.prefix) / "share" / "ism3rules" / name

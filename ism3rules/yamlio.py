@@ -15,7 +15,7 @@ import yaml
 try:  # the C parser is several times faster; the constructor stays the safe one
     from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+    from yaml import SafeLoader as _BaseLoader
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class YamlLimitError(Exception):
 
 
 def _make_loader(limits: Limits) -> type:
-    class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    class _Loader(_BaseLoader):  # type: ignore[misc]
         _aliases = 0
 
         def compose_node(self, parent: Any, index: Any) -> Any:
