@@ -8,9 +8,11 @@ of the rules that did not fire, so explanations follow the rule files too.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 from . import __version__
@@ -35,8 +37,17 @@ def compile_rulebook(rulebook: Rulebook) -> CompiledRulebook:
     return _compiled[key]
 
 
-def item_fact(item: EvidenceItem) -> Fact:
-    """The fact an evidence item stands for (one per process and fact content)."""
+def item_fact(item: EvidenceItem, judged_at: date | None = None) -> Fact:
+    """The fact an evidence item stands for (one per process and fact content).
+
+    An exclusion is one fact per item; its expiry is given as days from `judged_at`
+    (the assessment date) so that the rules can decide whether it still applies.
+    """
+    if item.kind == "exclusion":
+        dated = item.expires is not None and judged_at is not None
+        days_left = (item.expires - judged_at).days if dated else 0  # type: ignore[operator]
+        return {"id": f"exclusion:{item.process}:{item.id}", "t": "exclusion",
+                "process": item.process, "dated": int(dated), "days_left": days_left}
     if item.kind == "documentation":
         return {"id": f"documentation:{item.process}", "t": "documentation",
                 "process": item.process}
@@ -48,7 +59,7 @@ def requirement_facts(profile: Profile) -> list[Fact]:
     """One fact per level and process, with the cumulative minimum rank."""
     return [{"id": f"requirement:{profile.id}:{lvl.level}:{req.process}", "t": "requirement",
              "process": req.process, "profile": profile.id, "level": lvl.level,
-             "min_rank": req.rank}
+             "min_rank": req.rank, "mandatory": int(req.process in profile.mandatory)}
             for lvl in profile.levels for req in profile.effective(lvl.level)]
 
 
@@ -72,14 +83,15 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
     facts: dict[str, Fact] = {}
     for item in bundle.items:
         if item.accepted:
-            fact = item_fact(item)
+            fact = item_fact(item, bundle.judged_at)
             facts.setdefault(fact["id"], fact)
             evidence_of[fact["id"]].append(item.id)
     for profile in profiles:
         for fact in requirement_facts(profile):
             facts[fact["id"]] = fact
     firings = compiled.run(list(facts.values()))
-    world = _World(rulebook, catalogue, facts, firings, evidence_of, bundle.items)
+    items = _judge_exclusions(bundle, facts, firings)
+    world = _World(rulebook, catalogue, facts, firings, evidence_of, items)
     processes = tuple(world.process_result(p) for p in catalogue.process_ids)
     by_id = {p.id: p for p in processes}
     return Assessment(
@@ -93,8 +105,27 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
         rules_sha256=rulebook.digest,
         processes=processes,
         profiles=tuple(world.profile_result(p, by_id) for p in profiles),
-        evidence=bundle.items,
+        evidence=items,
     )
+
+
+def _judge_exclusions(bundle: Bundle, facts: dict[str, Fact],
+                      firings: Sequence[Firing]) -> tuple[EvidenceItem, ...]:
+    """Bundle items, with each exclusion the rules did not find valid marked rejected."""
+    valid = {fact_id for f in firings if f.derived_fact["t"] == "exclusion_valid"
+             for _, fact_id in f.matched}
+    judged: list[EvidenceItem] = []
+    for item in bundle.items:
+        if item.kind == "exclusion" and item.accepted:
+            fact = item_fact(item, bundle.judged_at)
+            if fact["id"] not in valid:
+                reason = "exclusion not valid under the rules in force"
+                if item.expires is not None and fact["days_left"] < 0:
+                    reason = (f"exclusion expired on {item.expires} "
+                              f"(assessment date {bundle.judged_at})")
+                item = dataclasses.replace(item, status="rejected", reason=reason)
+        judged.append(item)
+    return tuple(judged)
 
 
 class _World:
@@ -118,11 +149,20 @@ class _World:
                 self.derived_by[derived["id"]] = firing
                 self.by_process[firing.process].append(derived)
         self.requirement_met: dict[str, str] = {}
+        self.requirement_excluded: dict[str, tuple[str, str]] = {}
         for firing in self.firings:
-            if firing.derived_fact["t"] == "requirement_met":
-                for _, fact_id in firing.matched:
-                    if facts.get(fact_id, {}).get("t") == "requirement":
-                        self.requirement_met.setdefault(fact_id, firing.rule_id)
+            kind = firing.derived_fact["t"]
+            if kind not in ("requirement_met", "requirement_excluded"):
+                continue
+            for _, fact_id in firing.matched:
+                if facts.get(fact_id, {}).get("t") != "requirement":
+                    continue
+                if kind == "requirement_met":
+                    self.requirement_met.setdefault(fact_id, firing.rule_id)
+                else:
+                    behind = sorted(self._evidence_behind(firing.derived_fact["id"]))
+                    self.requirement_excluded.setdefault(
+                        fact_id, (firing.rule_id, behind[0] if behind else ""))
         self.rejected: dict[str, list[EvidenceItem]] = defaultdict(list)
         self.items_of: dict[str, list[EvidenceItem]] = defaultdict(list)
         for item in items:
@@ -231,12 +271,17 @@ class _World:
                 fact_id = f"requirement:{profile.id}:{lvl.level}:{req.process}"
                 proc = processes[req.process]
                 rule = self.requirement_met.get(fact_id)
-                reqs.append(RequirementResult(req.process, req.capability, req.rank,
-                                              proc.capability, rule is not None, rule))
-                if rule is None:
+                excluded = self.requirement_excluded.get(fact_id) if rule is None else None
+                status = "met" if rule else "excluded" if excluded else "gap"
+                reqs.append(RequirementResult(
+                    req.process, req.capability, req.rank, proc.capability, rule is not None,
+                    rule or (excluded[0] if excluded else None), status,
+                    excluded[1] if excluded else None))
+                if status == "gap":
                     short = self.shortfall(req.process, req.rank)
                     gaps.append(Gap(req.process, req.capability, req.rank, proc.capability,
-                                    proc.rank, short.missing, short.not_counted,
+                                    proc.rank, short.missing,
+                                    short.not_counted + self._refused(req.process, profile),
                                     rationale.get(req.process)))
             levels.append(LevelResult(lvl.level, lvl.name, not gaps, tuple(reqs), tuple(gaps)))
         achieved = 0
@@ -247,7 +292,24 @@ class _World:
         return ProfileResult(
             id=profile.id, name=profile.name, source=profile.source,
             description=profile.description, path=str(profile.path), sha256=profile.sha256,
-            achieved_level=achieved, max_level=profile.max_level, levels=tuple(levels))
+            achieved_level=achieved, max_level=profile.max_level, levels=tuple(levels),
+            mandatory=profile.mandatory)
+
+    def _refused(self, process: str, profile: Profile) -> tuple[NotCounted, ...]:
+        """Exclusions of `process` that do not satisfy `profile`'s requirement, and why."""
+        refused: list[NotCounted] = []
+        for item in self.items_of[process]:
+            if item.kind != "exclusion":
+                continue
+            if not item.accepted:
+                refused.append(NotCounted(item.id, item.reason or "rejected"))
+            elif process in profile.mandatory:
+                refused.append(NotCounted(item.id, f"exclusion not allowed: {process} is "
+                                          f"mandatory in profile {profile.id}"))
+            else:
+                refused.append(NotCounted(item.id, "exclusion does not apply under the rules "
+                                          "in force"))
+        return tuple(refused)
 
 
 def _derived_capability(cond: Condition) -> str | None:

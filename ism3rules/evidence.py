@@ -22,7 +22,7 @@ from .yamlio import DEFAULT_LIMITS, Limits, Node, load_yaml
 
 SCHEMA = "ism3-evidence/1"
 MANIFEST = "bundle.yaml"
-KINDS = ("documentation", "metric")
+KINDS = ("documentation", "metric", "exclusion")
 ORG_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -34,6 +34,7 @@ COMMON_ITEM_KEYS = ("id", "process", "kind")
 ITEM_KEYS = {
     "documentation": COMMON_ITEM_KEYS + ("title", "path", "sha256"),
     "metric": COMMON_ITEM_KEYS + ("metric_type", "name", "observations", "path"),
+    "exclusion": COMMON_ITEM_KEYS + ("justification", "approver", "expires"),
 }
 OBS_KEYS = ("date", "value")
 MAX_CSV_BYTES = 64 * 1024 * 1024
@@ -66,6 +67,10 @@ class EvidenceItem:
     metric_type: str | None = None
     observations: tuple[Observation, ...] = ()
     observations_in_period: int = 0
+    # exclusion items (statement of applicability) only
+    justification: str | None = None
+    approver: str | None = None
+    expires: date | None = None
 
     @property
     def accepted(self) -> bool:
@@ -85,6 +90,11 @@ class Bundle:
     period_end: date | None
     as_of: date | None
     items: tuple[EvidenceItem, ...] = field(default_factory=tuple)
+
+    @property
+    def judged_at(self) -> date | None:
+        """The date exclusions' expiry is judged at: `as_of`, else the period's end."""
+        return self.as_of or self.period_end
 
 
 class _Problems:
@@ -176,6 +186,7 @@ def load_bundle(
         seen[item_id] = raw.line
         parsed.append((raw, entry))
     # Observation files are read only once the manifest itself is valid.
+    _exclusion_dates(parsed, as_of or end, problems)
     problems.raise_if_any()
     items = tuple(
         _judge(raw, entry, root, manifest, start, end, problems) for raw, entry in parsed
@@ -313,7 +324,9 @@ def _item_fields(raw: Any, index: int, list_line: int, catalogue: Catalogue,
         return None
     _unknown_keys(raw, ITEM_KEYS[kind], problems, label, f" for a {kind} item")
     entry: dict[str, Any] = {"id": item_id, "process": process, "kind": kind}
-    if kind == "documentation":
+    if kind == "exclusion":
+        entry.update(_exclusion_fields(raw, problems, label))
+    elif kind == "documentation":
         entry["title"] = _text(raw, "title", problems, label, required=False)
         entry["path"] = _text(raw, "path", problems, label, required=True)
         sha = _text(raw, "sha256", problems, label, required=False)
@@ -336,6 +349,33 @@ def _item_fields(raw: Any, index: int, list_line: int, catalogue: Catalogue,
     if len(problems.lines) > before or item_id is None:
         return None
     return entry
+
+
+def _exclusion_fields(raw: Node, problems: _Problems, label: str) -> dict[str, Any]:
+    """An exclusion (statement of applicability): why, who approved it, until when."""
+    fields: dict[str, Any] = {}
+    for key, what in (("justification", "why the process is out of scope"),
+                      ("approver", "who approved the exclusion")):
+        value = raw.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            problems.add(raw.line_of(key), f"an exclusion needs '{key}' ({what}); "
+                         "an exclusion without it is not accepted", label)
+            continue
+        fields[key] = _text(raw, key, problems, label, required=True)
+    fields["expires"] = _date_field(raw, "expires", problems, label)
+    return fields
+
+
+def _exclusion_dates(parsed: list[tuple[Node, dict[str, Any]]], judged_at: date | None,
+                     problems: _Problems) -> None:
+    """An expiry needs a date to be judged at; wall-clock time is never used."""
+    if judged_at is not None:
+        return
+    for raw, entry in parsed:
+        if entry["kind"] == "exclusion" and entry.get("expires") is not None:
+            problems.add(raw.line_of("expires"), "this exclusion expires, but the bundle gives no "
+                         "date to judge that at: add 'assessment: {as_of: YYYY-MM-DD}' (or an "
+                         "assessment period)", entry["id"])
 
 
 def _observation_source(raw: Node, problems: _Problems, label: str) -> dict[str, Any]:
@@ -470,6 +510,12 @@ def read_csv_observations(path: Path, shown: str) -> Iterator[Observation]:
 def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
            start: date | None, end: date | None, problems: _Problems) -> EvidenceItem:
     """Decide whether one structurally valid item counts, and why not."""
+    if entry["kind"] == "exclusion":
+        # Whether an exclusion applies (expiry, mandatory processes) is for the rules.
+        return EvidenceItem(id=entry["id"], process=entry["process"], kind="exclusion",
+                            line=raw.line, status="accepted",
+                            justification=entry["justification"], approver=entry["approver"],
+                            expires=entry["expires"])
     common = dict(id=entry["id"], process=entry["process"], kind=entry["kind"], line=raw.line,
                   title=entry.get("title"), path=entry.get("path"))
     if entry["kind"] == "documentation":

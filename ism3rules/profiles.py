@@ -16,7 +16,7 @@ from .yamlio import Node, load_yaml
 SCHEMA = "ism3-profile/1"
 SOURCES = ("standard", "derived", "custom")
 PROFILE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-TOP_KEYS = ("schema", "id", "name", "source", "description", "levels")
+TOP_KEYS = ("schema", "id", "name", "source", "description", "levels", "mandatory")
 LEVEL_KEYS = ("level", "name", "description", "requires")
 REQUIREMENT_KEYS = ("capability", "rationale")
 
@@ -52,6 +52,7 @@ class Profile:
     path: Path
     sha256: str
     levels: tuple[Level, ...]
+    mandatory: tuple[str, ...] = ()     # processes a bundle may not exclude from scope
 
     @property
     def max_level(self) -> int:
@@ -179,7 +180,27 @@ def load_profile_file(path: Path, catalogue: Catalogue | None = None) -> Profile
         path=path,
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         levels=tuple(levels),
+        mandatory=_mandatory(data, fail, catalogue),
     )
+
+
+def _mandatory(data: Node, fail: Any, catalogue: Catalogue) -> tuple[str, ...]:
+    """The optional `mandatory:` list: process ids that may not be excluded from scope."""
+    raw = data.get("mandatory")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise fail(data, "mandatory", "'mandatory' must be a list of process ids")
+    seen: list[str] = []
+    for value in raw:
+        process = str(value)
+        if process not in catalogue.process_ids:
+            raise fail(data, "mandatory", f"mandatory: unknown process '{process}'"
+                       f"{did_you_mean(process, catalogue.process_ids)}")
+        if process in seen:
+            raise fail(data, "mandatory", f"mandatory: '{process}' is listed twice")
+        seen.append(process)
+    return tuple(seen)
 
 
 def _no_unknown(node: Node, allowed: tuple[str, ...], fail: Any, where: str) -> None:

@@ -59,10 +59,12 @@ def _profile(prof: ProfileResult) -> dict[str, Any]:
         "achieved_level": prof.achieved_level,
         "max_level": prof.max_level,
         "sha256": prof.sha256,
+        "mandatory": list(prof.mandatory),
         "levels": [
             {"level": lvl.level, "name": lvl.name, "met": lvl.met,
              "requirements": [{"process": r.process, "required": r.required, "actual": r.actual,
-                               "met": r.met, "rule": r.rule} for r in lvl.requirements],
+                               "met": r.met, "rule": r.rule, "status": r.status,
+                               "excluded_by": r.excluded_by} for r in lvl.requirements],
              "gaps": [_gap(g) for g in lvl.gaps]}
             for lvl in prof.levels
         ],
@@ -78,7 +80,10 @@ def _evidence(item: EvidenceItem) -> dict[str, Any]:
         entry["title"] = item.title
     if item.path:
         entry["path"] = item.path
-    if item.kind == "documentation":
+    if item.kind == "exclusion":
+        entry.update({"justification": item.justification, "approver": item.approver,
+                      "expires": _date(item.expires)})
+    elif item.kind == "documentation":
         entry["sha256"] = item.sha256
     else:
         entry["metric_type"] = item.metric_type

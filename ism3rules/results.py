@@ -68,7 +68,9 @@ class RequirementResult:
     required_rank: int
     actual: str
     met: bool
-    rule: str | None                    # the rule that found it met
+    rule: str | None                    # the rule that found it met (or excluded)
+    status: str = "met"                 # met | excluded | gap
+    excluded_by: str | None = None      # the exclusion item that satisfied it
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class ProfileResult:
     achieved_level: int
     max_level: int
     levels: tuple[LevelResult, ...]
+    mandatory: tuple[str, ...] = ()     # processes the profile does not let a bundle exclude
 
 
 @dataclass(frozen=True)

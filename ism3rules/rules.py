@@ -43,11 +43,20 @@ class FactType:
 FACT_TYPES: dict[str, FactType] = {
     "documentation": FactType(attrs=("process",), derived=False),
     "metric": FactType(attrs=("process", "metric_type"), derived=False, label="metric_type"),
-    "requirement": FactType(attrs=("process", "profile", "level", "min_rank"), derived=False),
+    "requirement": FactType(attrs=("process", "profile", "level", "min_rank", "mandatory"),
+                            derived=False),
+    # An exclusion from scope (statement of applicability): `dated` 1 when it has an
+    # expiry, and then `days_left` from the assessment date to it (0 when undated).
+    "exclusion": FactType(attrs=("process", "dated", "days_left"), derived=False),
     "capability": FactType(attrs=("process", "capability", "rank"), derived=True,
                            label="capability", lists=("practices",)),
     "requirement_met": FactType(attrs=("process",), derived=True),
+    "exclusion_valid": FactType(attrs=("process",), derived=True),
+    "requirement_excluded": FactType(attrs=("process",), derived=True),
 }
+
+# Attributes whose values are whole numbers (never names) in every fact type.
+INT_ATTRS = ("rank", "min_rank", "level", "mandatory", "dated", "days_left")
 
 # Comparison operators a condition may use, mapped to the engine's own.
 OPERATORS: dict[str, str] = {
@@ -284,7 +293,7 @@ def _literal(fact: str, attr: str, value: Any, fail: Any, catalogue: Catalogue) 
                    else catalogue.metric_type_choices() if attr == "metric_type"
                    else list(catalogue.process_ids))
         raise fail(f"unknown {attr} {value!r}{did_you_mean(str(value), choices)}") from None
-    if attr in ("rank", "min_rank", "level") and not isinstance(value, int):
+    if attr in INT_ATTRS and not isinstance(value, int):
         raise fail(f"'{attr}' must be a whole number, not {value!r}")
     return value
 
