@@ -91,14 +91,23 @@ def main() -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report to this file (atomically) instead of stdout.")
 @rules_dir_option
+@click.option("--require", "targets", multiple=True, metavar="PROFILE=LEVEL",
+              callback=lambda ctx, param, value: _parse_targets(value),
+              help="Exit 1 unless PROFILE (an evaluated profile) reaches at least LEVEL. "
+                   "Repeatable.")
 def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path | None,
-             rules_dir: Path | None) -> None:
+             rules_dir: Path | None, targets: tuple[tuple[str, int], ...] = ()) -> None:
     """Evaluate BUNDLE (a folder with bundle.yaml): capabilities and maturity levels."""
     from ism3rules.api import evaluate_bundle
     from ism3rules.formats import FORMATS
 
     document = evaluate_bundle(bundle, profile_refs, rules_dir)
+    missed = _missed_targets(document, profile_refs, targets)
     _write(FORMATS[fmt](document), output)
+    for line in missed:
+        click.echo(f"ism3: target not met: {line}", err=True)
+    if missed:
+        click.get_current_context().exit(EXIT_TARGET_MISSED)
 
 
 @main.command()
@@ -120,9 +129,18 @@ def validate(bundle: Path) -> None:
     click.echo(f"{len(loaded.items)} evidence items: {len(loaded.items) - len(rejected)} "
                f"accepted, {len(rejected)} rejected")
     if rejected:
-        click.echo(tabulate([[f"{loaded.manifest}:{i.line}", i.id, i.reason] for i in rejected],
+        from ism3rules.scaffold import is_placeholder
+
+        click.echo(tabulate([[f"{loaded.manifest}:{i.line}", i.id,
+                              f"placeholder: {i.reason}" if is_placeholder(i) else i.reason]
+                             for i in rejected],
                             headers=["where", "item", "reason it does not count"],
                             tablefmt="simple", disable_numparse=True))
+        placeholders = sum(1 for i in rejected if is_placeholder(i))
+        if placeholders:
+            click.echo(f"{placeholders} placeholder item(s) still to fill: create the files they "
+                       "name and replace the TODO texts (the comments in bundle.yaml say what "
+                       "each must show)")
 
 
 @main.command()
@@ -194,6 +212,124 @@ def profiles(fmt: str) -> None:
         return
     click.echo(tabulate([[p.id, p.name, p.source, p.max_level] for p in shipped],
                         headers=["id", "name", "source", "levels"], tablefmt="simple"))
+
+
+def _parse_targets(values: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """PROFILE=LEVEL pairs of --require. Raises click.BadParameter (exit 2)."""
+    parsed = []
+    for value in values:
+        name, sep, level = value.rpartition("=")
+        if not sep or not name or not level.strip().isdigit():
+            raise click.BadParameter(f"'{value}' must be PROFILE=LEVEL, e.g. small-business=2",
+                                     param_hint="'--require'")
+        parsed.append((name, int(level)))
+    return tuple(parsed)
+
+
+def _missed_targets(document: dict[str, Any], profile_refs: tuple[str, ...],
+                    targets: tuple[tuple[str, int], ...]) -> list[str]:
+    """One line per --require target not reached. Raises click.UsageError (exit 2) for a
+    profile that is not evaluated or a level it does not have."""
+    profiles = {p["id"]: p for p in document["profiles"]}
+    by_ref = dict(zip(profile_refs, document["profiles"])) if profile_refs else {}
+    missed = []
+    for name, level in targets:
+        prof = profiles.get(name) or by_ref.get(name)
+        if prof is None:
+            raise click.UsageError(f"--require {name}={level}: profile '{name}' is not evaluated "
+                                   f"here (evaluated: {', '.join(profiles)}); add --profile "
+                                   f"{name} or fix the name")
+        if level > prof["max_level"]:
+            raise click.UsageError(f"--require {name}={level}: profile '{prof['id']}' has only "
+                                   f"{prof['max_level']} levels")
+        if prof["achieved_level"] < level:
+            missed.append(f"{prof['id']} reaches level {prof['achieved_level']}, "
+                          f"{level} required")
+    return missed
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--profile", "-p", "profile_ref", required=True, metavar="ID|PATH",
+              help="The maturity profile: a shipped id or a profile file.")
+@click.option("--level", "-l", type=click.IntRange(min=1), default=None,
+              help="The level to reach. Default: the next level above the achieved one.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Output format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the plan to this file (atomically) instead of stdout.")
+@rules_dir_option
+def gap(bundle: Path, profile_ref: str, level: int | None, fmt: str, output: Path | None,
+        rules_dir: Path | None) -> None:
+    """Remediation plan for BUNDLE to reach a level of a profile.
+
+    Lists the processes to raise (from what capability to what), the evidence to
+    collect, cheapest first, and the evidence items to add as a YAML snippet.
+    """
+    from ism3rules.api import evaluate_bundle
+    from ism3rules.formats.plan import PLAN_FORMATS
+    from ism3rules.gap import plan
+
+    document = evaluate_bundle(bundle, (profile_ref,), rules_dir)
+    _write(PLAN_FORMATS[fmt](plan(document, document["profiles"][0]["id"], level)), output)
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--profile", "-p", "profile_refs", multiple=True, metavar="ID|PATH",
+              help="A profile to compare (shipped id or file). Repeatable. "
+                   "Default: every shipped profile.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Output format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the comparison to this file (atomically) instead of stdout.")
+@rules_dir_option
+def compare(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path | None,
+            rules_dir: Path | None) -> None:
+    """Compare BUNDLE against several profiles side by side.
+
+    Shows the level reached in each profile, every process against what each
+    profile's next level requires, and the fixes that close gaps in most profiles.
+    """
+    from ism3rules.api import evaluate_bundle
+    from ism3rules.formats.plan import COMPARISON_FORMATS
+    from ism3rules.gap import compare as compare_profiles
+
+    document = evaluate_bundle(bundle, profile_refs, rules_dir)
+    _write(COMPARISON_FORMATS[fmt](compare_profiles(document)), output)
+
+
+@main.command()
+@click.argument("directory", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--profile", "-p", "profile_ref", required=True, metavar="ID|PATH",
+              help="The maturity profile to prepare evidence for.")
+@click.option("--level", "-l", type=click.IntRange(min=1), default=1, show_default=True,
+              help="The level of the profile the skeleton covers (with every level below).")
+@click.option("--org-id", default=None, help="Organization id. Default: from DIR's name.")
+@click.option("--org-name", default="TODO: organization name", show_default=True,
+              help="Organization name.")
+@rules_dir_option
+def init(directory: Path, profile_ref: str, level: int, org_id: str | None, org_name: str,
+         rules_dir: Path | None) -> None:
+    """Write an evidence bundle skeleton into DIR (new or empty folder).
+
+    bundle.yaml gets one placeholder item per piece of evidence the profile's level
+    needs, with comments naming the process and what the item must show; docs/ and
+    metrics/ are created empty. `ism3 validate DIR` then lists what is still to fill.
+    """
+    from ism3rules.catalogue import load_catalogue
+    from ism3rules.profiles import resolve_profile
+    from ism3rules.rules import load_rulebook
+    from ism3rules.scaffold import default_org_id, skeleton, write_skeleton
+
+    catalogue = load_catalogue()
+    profile = resolve_profile(profile_ref, catalogue)
+    text = skeleton(profile, level, load_rulebook(rules_dir, catalogue),
+                    org_id or default_org_id(directory), org_name, catalogue)
+    manifest = write_skeleton(directory, text)
+    items = text.count("\n  - id: ")
+    click.echo(f"{manifest}: skeleton for {profile.id} level {level} with {items} placeholder "
+               f"item(s); fill them in, then run `ism3 validate {directory}`")
 
 
 if __name__ == "__main__":  # pragma: no cover

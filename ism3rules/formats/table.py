@@ -6,6 +6,9 @@ from typing import Any
 
 from tabulate import tabulate
 
+from ..gap import compare
+from .plan import side_by_side
+
 
 def _gap_text(gap: dict[str, Any]) -> str:
     text = f"{gap['process']} {gap['actual']}->{gap['required']}"
@@ -48,6 +51,8 @@ def render_table(document: dict[str, Any]) -> str:
             out.append("  source 'derived' or 'custom': the levels are not the standard's own "
                        "table (see README).")
         out.append("")
+        if len(document["profiles"]) > 1:
+            out.extend(side_by_side(compare(document), max_fixes=5))
 
     rows = []
     for pid, proc in document["processes"].items():
