@@ -173,3 +173,37 @@ def test_shipped_profiles_keep_their_meaning_for_v1_bundles() -> None:
     for prof in doc["profiles"]:
         for lvl in prof["levels"]:
             assert all(r["met"] == (r["status"] == "met") for r in lvl["requirements"])
+
+
+def test_excluding_a_mandatory_process_on_the_clinic_sample(tmp_path: Path) -> None:
+    """Harbor clinic excludes OSP-11 (access control run by its EHR vendor).
+
+    By hand: ism3-derived level 1 lacked only OSP-11, so it is now achieved; level 2
+    needs OSP-3, 5, 10, 11 managed etc. and stays a gap. cloud-saas makes OSP-11
+    mandatory: its level 1 keeps the OSP-11 gap, with the reason, next to OSP-4 and
+    OSP-16.
+    """
+    import shutil
+
+    root = tmp_path / "harbor"
+    shutil.copytree(ROOT / "evidence" / "harbor-clinic", root)
+    with (root / "bundle.yaml").open("a") as handle:
+        handle.write("  - id: EXC-OSP11\n    process: OSP-11\n    kind: exclusion\n"
+                     "    justification: Access control is run by the EHR vendor.\n"
+                     "    approver: Clinic director\n    expires: 2026-12-31\n")
+    doc = evaluate_bundle(root)
+    levels = {p["id"]: p["achieved_level"] for p in doc["profiles"]}
+    assert levels == {"cloud-saas": 0, "ism3-derived": 1, "small-business": 1}
+    cloud = next(p for p in doc["profiles"] if p["id"] == "cloud-saas")
+    gaps = {g["process"]: g for g in cloud["levels"][0]["gaps"]}
+    assert list(gaps) == ["OSP-4", "OSP-11", "OSP-16"]
+    assert gaps["OSP-11"]["not_counted"][-1] == {
+        "id": "EXC-OSP11",
+        "reason": "exclusion not allowed: OSP-11 is mandatory in profile cloud-saas"}
+    derived = next(p for p in doc["profiles"] if p["id"] == "ism3-derived")
+    req = next(r for r in derived["levels"][0]["requirements"] if r["process"] == "OSP-11")
+    assert (req["status"], req["excluded_by"]) == ("excluded", "EXC-OSP11")
+    # the clinic's as_of (2026-10-15) is before the expiry: the item counts
+    assert next(e for e in doc["evidence"] if e["id"] == "EXC-OSP11")["status"] == "accepted"
+    table = CliRunner().invoke(main, ["evaluate", str(root)]).output
+    assert "ism3-derived: excluded from scope (satisfied, not met): OSP-11 by EXC-OSP11" in table

@@ -50,6 +50,12 @@ def render_table(document: dict[str, Any]) -> str:
         if any(p["source"] != "standard" for p in document["profiles"]):
             out.append("  source 'derived' or 'custom': the levels are not the standard's own "
                        "table (see README).")
+        for prof in document["profiles"]:
+            excluded = sorted({(r["process"], r["excluded_by"]) for lvl in prof["levels"]
+                               for r in lvl["requirements"] if r["status"] == "excluded"})
+            if excluded:
+                out.append(f"  {prof['id']}: excluded from scope (satisfied, not met): "
+                           + ", ".join(f"{p} by {e}" for p, e in excluded))
         out.append("")
         if len(document["profiles"]) > 1:
             out.extend(side_by_side(compare(document), max_fixes=5))
