@@ -222,3 +222,26 @@ def test_evaluate_with_several_profiles_shows_them_side_by_side() -> None:
     assert "Profiles side by side" in out and "Shared fixes (most profiles first)" in out
     single = invoke(["evaluate", str(HARBOR), "-p", "small-business"]).output
     assert "side by side" not in single
+
+
+def _readme_block(command: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index(f"$ {command}\n") + len(command) + 3
+    return readme[start:readme.index("```", start)]
+
+
+def test_readme_shows_real_output() -> None:
+    """The README's gap analysis and comparison are what the commands print."""
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        compared = invoke(["compare", "evidence/harbor-clinic"]).output
+        planned = invoke(["gap", "evidence/harbor-clinic", "--profile", "small-business"]).output
+    finally:
+        os.chdir(cwd)
+    assert _readme_block("ism3 compare evidence/harbor-clinic") == compared
+    shown = _readme_block("ism3 gap evidence/harbor-clinic --profile small-business")
+    assert shown.endswith("  ...\n")
+    assert planned.startswith(shown[: -len("  ...\n")])
