@@ -231,7 +231,7 @@ def _missed_targets(document: dict[str, Any], profile_refs: tuple[str, ...],
     """One line per --require target not reached. Raises click.UsageError (exit 2) for a
     profile that is not evaluated or a level it does not have."""
     profiles = {p["id"]: p for p in document["profiles"]}
-    by_ref = dict(zip(profile_refs, document["profiles"])) if profile_refs else {}
+    by_ref = dict(zip(profile_refs, document["profiles"], strict=True)) if profile_refs else {}
     missed = []
     for name, level in targets:
         prof = profiles.get(name) or by_ref.get(name)

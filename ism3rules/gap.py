@@ -20,7 +20,8 @@ PLACEHOLDER = "TODO: "   # title prefix of the placeholder items this module wri
 
 
 def _profile(document: dict[str, Any], profile_id: str) -> dict[str, Any]:
-    for prof in document["profiles"]:
+    profiles: list[dict[str, Any]] = document["profiles"]
+    for prof in profiles:
         if prof["id"] == profile_id:
             return prof
     raise ProfileError(f"profile '{profile_id}' is not in this report")
