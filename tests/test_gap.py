@@ -245,3 +245,8 @@ def test_readme_shows_real_output() -> None:
     shown = _readme_block("ism3 gap evidence/harbor-clinic --profile small-business")
     assert shown.endswith("  ...\n")
     assert planned.startswith(shown[: -len("  ...\n")])
+
+
+@pytest.mark.parametrize("command", ["gap", "compare", "init"])
+def test_help_for_the_new_commands(command: str) -> None:
+    assert "Usage:" in invoke([command, "--help"]).output
