@@ -17,6 +17,7 @@ from typing import Any
 
 from . import __version__
 from .catalogue import Catalogue, load_catalogue
+from .digests import combined_digest, file_digests
 from .engine import CompiledRulebook, Firing
 from .errors import EngineError, ProfileError
 from .evidence import Bundle, EvidenceItem
@@ -94,6 +95,7 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
     world = _World(rulebook, catalogue, facts, firings, evidence_of, items)
     processes = tuple(world.process_result(p) for p in catalogue.process_ids)
     by_id = {p.id: p for p in processes}
+    files = file_digests(bundle.root, bundle.manifest, (i.path for i in bundle.items if i.path))
     return Assessment(
         tool_version=__version__,
         organization_id=bundle.organization_id,
@@ -106,6 +108,8 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
         processes=processes,
         profiles=tuple(world.profile_result(p, by_id) for p in profiles),
         evidence=items,
+        bundle_sha256=combined_digest(files),
+        bundle_files=files,
     )
 
 

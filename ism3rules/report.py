@@ -5,9 +5,10 @@ Every formatter starts from this one structure, so all formats say the same thin
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
+from .digests import normalise
 from .evidence import EvidenceItem
 from .results import Assessment, Gap, NotCounted, ProcessResult, ProfileResult, Shortfall
 
@@ -29,7 +30,7 @@ def _shortfall(short: Shortfall | None) -> dict[str, Any] | None:
             "missing": list(short.missing), "not_counted": _not_counted(short.not_counted)}
 
 
-def _process(proc: ProcessResult) -> dict[str, Any]:
+def _process(proc: ProcessResult, file_sha: dict[str, str | None]) -> dict[str, Any]:
     return {
         "name": proc.name,
         "management_level": proc.level,
@@ -42,6 +43,8 @@ def _process(proc: ProcessResult) -> dict[str, Any]:
         "other_evidence": list(proc.other_evidence),
         "rejected_evidence": list(proc.rejected_evidence),
         "next": _shortfall(proc.next),
+        # the sha256 of the file behind each item of `evidence` (metrics given inline: none)
+        "evidence_sha256": {e: file_sha[e] for e in proc.evidence if e in file_sha},
     }
 
 
@@ -97,14 +100,34 @@ def to_document(assessment: Assessment) -> dict[str, Any]:
     period = None
     if assessment.period_start or assessment.period_end:
         period = {"start": _date(assessment.period_start), "end": _date(assessment.period_end)}
+    by_path = {f.path: f.sha256 for f in assessment.bundle_files}
+    file_sha = {i.id: by_path.get(normalise(i.path)) for i in assessment.evidence if i.path}
     return {
         "schema": SCHEMA,
         "tool": {"name": "ism3rules", "version": assessment.tool_version},
         "organization": {"id": assessment.organization_id, "name": assessment.organization_name},
         "assessment": {"period": period, "as_of": _date(assessment.as_of)},
         "inputs": {"bundle_manifest_sha256": assessment.bundle_manifest_sha256,
-                   "rules_sha256": assessment.rules_sha256},
-        "processes": {p.id: _process(p) for p in assessment.processes},
+                   "rules_sha256": assessment.rules_sha256,
+                   "bundle_sha256": assessment.bundle_sha256,
+                   "bundle_files": [{"path": f.path, "sha256": f.sha256}
+                                    for f in assessment.bundle_files],
+                   "profiles": [{"id": p.id, "sha256": p.sha256} for p in assessment.profiles]},
+        "processes": {p.id: _process(p, file_sha) for p in assessment.processes},
         "profiles": [_profile(p) for p in assessment.profiles],
         "evidence": [_evidence(i) for i in assessment.evidence],
     }
+
+
+def with_timestamp(document: dict[str, Any], when: datetime) -> dict[str, Any]:
+    """A copy of `document` with `generated_at` (ISO 8601, UTC) after `tool`.
+
+    Only on request (`--timestamp`): without it a report holds no wall-clock time,
+    so the same inputs give byte-identical output.
+    """
+    out: dict[str, Any] = {}
+    for key, value in document.items():
+        out[key] = value
+        if key == "tool":
+            out["generated_at"] = when.isoformat(timespec="seconds")
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from .digests import FileDigest
 from .evidence import EvidenceItem
 
 
@@ -115,3 +116,5 @@ class Assessment:
     processes: tuple[ProcessResult, ...]
     profiles: tuple[ProfileResult, ...]
     evidence: tuple[EvidenceItem, ...]
+    bundle_sha256: str = ""                  # manifest and referenced files (digests.py)
+    bundle_files: tuple[FileDigest, ...] = ()
