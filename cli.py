@@ -19,7 +19,8 @@ EXIT_OK = 0
 EXIT_TARGET_MISSED = 1
 EXIT_INPUT = 2
 EXIT_INTERNAL = 3
-FORMAT_CHOICES = ("table", "json")   # kept literal so --help needs no imports
+FORMAT_CHOICES = ("table", "json", "markdown", "html", "csv", "csv-evidence", "junit",
+                  "oscal")   # kept literal so --help needs no imports
 
 
 class _Ism3Group(click.Group):
@@ -95,14 +96,24 @@ def main() -> None:
               callback=lambda ctx, param, value: _parse_targets(value),
               help="Exit 1 unless PROFILE (an evaluated profile) reaches at least LEVEL. "
                    "Repeatable.")
+@click.option("--timestamp", is_flag=True, default=False,
+              help="Record when the report was made (generated_at, UTC). Without it the same "
+                   "inputs give byte-identical output.")
 def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path | None,
-             rules_dir: Path | None, targets: tuple[tuple[str, int], ...] = ()) -> None:
+             rules_dir: Path | None, targets: tuple[tuple[str, int], ...] = (),
+             timestamp: bool = False) -> None:
     """Evaluate BUNDLE (a folder with bundle.yaml): capabilities and maturity levels."""
     from ism3rules.api import evaluate_bundle
     from ism3rules.formats import FORMATS
 
     document = evaluate_bundle(bundle, profile_refs, rules_dir)
     missed = _missed_targets(document, profile_refs, targets)
+    if timestamp:
+        from datetime import datetime, timezone
+
+        from ism3rules.report import with_timestamp
+
+        document = with_timestamp(document, datetime.now(timezone.utc))
     _write(FORMATS[fmt](document), output)
     for line in missed:
         click.echo(f"ism3: target not met: {line}", err=True)
@@ -330,6 +341,89 @@ def init(directory: Path, profile_ref: str, level: int, org_id: str | None, org_
     items = text.count("\n  - id: ")
     click.echo(f"{manifest}: skeleton for {profile.id} level {level} with {items} placeholder "
                f"item(s); fill them in, then run `ism3 validate {directory}`")
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.argument("process")
+@click.option("--profile", "-p", "profile_refs", multiple=True, metavar="ID|PATH",
+              help="Maturity profile to show the process against. Repeatable. "
+                   "Default: every shipped profile.")
+@rules_dir_option
+def explain(bundle: Path, process: str, profile_refs: tuple[str, ...],
+            rules_dir: Path | None) -> None:
+    """Explain the capability of PROCESS (e.g. OSP-10) in BUNDLE, in plain words.
+
+    Which evidence counted (with each file's sha256), which rules fired and what
+    they gave, what the next capability needs and which items were rejected and why.
+    """
+    from ism3rules.api import evaluate_bundle
+    from ism3rules.errors import did_you_mean
+    from ism3rules.formats.explain import render_explanation
+    from ism3rules.rules import load_rulebook
+
+    document = evaluate_bundle(bundle, profile_refs, rules_dir)
+    wanted = process.strip().upper()
+    if wanted not in document["processes"]:
+        raise click.BadParameter(
+            f"unknown process '{process}'{did_you_mean(wanted, document['processes'])}; "
+            "`ism3 processes` lists them", param_hint="PROCESS")
+    rules = {r.id: {"title": r.title, "section": r.section, "then": r.then}
+             for r in load_rulebook(rules_dir).rules}
+    click.echo(render_explanation(document, wanted, rules), nl=False)
+
+
+@main.command()
+@click.argument("report", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--profile", "-p", "profile_refs", multiple=True, metavar="ID|PATH",
+              help="A profile file the report used that is not shipped. Repeatable.")
+@rules_dir_option
+def verify(report: Path, bundle: Path, profile_refs: tuple[str, ...],
+           rules_dir: Path | None) -> None:
+    """Check that REPORT (a JSON report) still matches BUNDLE, the rules and the profiles.
+
+    Recomputes the sha256 of the manifest and of every file it references, of the
+    rule files and of each profile, and lists what changed. Exit 0 when everything
+    matches, 1 when something changed, 2 when the report or bundle cannot be read.
+    """
+    from ism3rules.verify import load_report, verify_report
+
+    document = load_report(report)
+    result = verify_report(document, bundle, report_path=report, rules_dir=rules_dir,
+                           profile_refs=profile_refs)
+    org = document.get("organization") or {}
+    tool = document.get("tool") or {}
+    click.echo(f"{report}: report on {org.get('name')} ({org.get('id')}) by "
+               f"{tool.get('name')} {tool.get('version')}")
+    click.echo(f"{bundle}: {result.files_checked} bundle files checked")
+    for diff in result.differences:
+        click.echo(f"  {diff.change:<9} {diff.subject}: {diff.detail}")
+    for note in result.not_checked:
+        click.echo(f"  not checked: {note}")
+    if result.matches:
+        click.echo(f"MATCH: the report matches ({len(result.unchanged)} inputs unchanged)")
+        return
+    click.echo(f"MISMATCH: {len(result.differences)} input(s) differ from what the report "
+               "was computed from")
+    click.get_current_context().exit(EXIT_TARGET_MISSED)
+
+
+@main.group()
+def export() -> None:
+    """Write reference data in other formats (e.g. the catalogue as OSCAL)."""
+
+
+@export.command("oscal-catalog")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (atomically) instead of stdout.")
+def export_oscal_catalog(output: Path | None) -> None:
+    """The 45 O-ISM3 processes as an OSCAL catalog (JSON), grouped by management level."""
+    from ism3rules import __version__
+    from ism3rules.catalogue import load_catalogue
+    from ism3rules.formats.oscal import render_oscal_catalog
+
+    _write(render_oscal_catalog(load_catalogue(), __version__), output)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,6 +34,10 @@ class EngineError(Ism3Error):
     """The rules engine failed while evaluating (an internal problem, not bad input)."""
 
 
+class ReportError(Ism3Error):
+    """A report file given back to the tool (e.g. to `verify`) cannot be used."""
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ' (did you mean 'x'?)' for the closest choice, or '' when none is close."""
     close = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)

@@ -1,0 +1,74 @@
+"""The CSV formats: one row per process (`csv`) or per evidence item (`csv-evidence`).
+
+For spreadsheets: every text cell goes through `csv_cell`, which neutralises a
+leading `=`, `+`, `-`, `@`, tab or carriage return (formula injection) with a `'`.
+Lists are joined with `; `. Line endings are `\\r\\n`, as RFC 4180 says.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from ._common import csv_cell, highest_requirements, text
+
+PROCESS_COLUMNS = ("process", "name", "management_level", "group", "capability", "rank",
+                   "practices", "rules", "evidence", "evidence_sha256", "other_evidence",
+                   "rejected_evidence", "next_capability", "next_rules", "next_missing",
+                   "next_not_counted")
+EVIDENCE_COLUMNS = ("id", "status", "reason", "process", "kind", "title", "path", "sha256",
+                    "metric_type", "observations", "observations_in_period", "line")
+
+
+def _join(values: Any) -> str:
+    return "; ".join(text(v) for v in (values or []))
+
+
+def _write(header: list[str], rows: list[list[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([v if isinstance(v, int) and not isinstance(v, bool) else csv_cell(v)
+                         for v in row])
+    return buffer.getvalue()
+
+
+def render_csv(document: dict[str, Any]) -> str:
+    """One row per process; one `<profile> required` and `<profile> met` column pair each."""
+    profiles = document.get("profiles", [])
+    reqs = [highest_requirements(p) for p in profiles]
+    header = list(PROCESS_COLUMNS)
+    for prof in profiles:
+        header += [f"{text(prof.get('id'))} required", f"{text(prof.get('id'))} met"]
+    rows = []
+    for pid, proc in document.get("processes", {}).items():
+        nxt = proc.get("next") or {}
+        shas = proc.get("evidence_sha256") or {}
+        row: list[Any] = [
+            pid, proc.get("name"), proc.get("management_level"), proc.get("group"),
+            proc.get("capability"), proc.get("rank"), _join(proc.get("practices")),
+            _join(proc.get("rules")), _join(proc.get("evidence")),
+            "; ".join(f"{text(k)}={text(v)}" for k, v in shas.items()),
+            _join(proc.get("other_evidence")), _join(proc.get("rejected_evidence")),
+            nxt.get("capability"), _join(nxt.get("rules")), _join(nxt.get("missing")),
+            "; ".join(f"{text(n.get('id'))}: {text(n.get('reason'))}"
+                      for n in nxt.get("not_counted", [])),
+        ]
+        for req in reqs:
+            if pid in req:
+                required, first, met = req[pid]
+                row += [f"{required} (level {first})", "yes" if met else "no"]
+            else:
+                row += ["", ""]
+        rows.append(row)
+    return _write(header, rows)
+
+
+def render_csv_evidence(document: dict[str, Any]) -> str:
+    """One row per evidence item of the bundle, accepted or rejected, in bundle order."""
+    rows = [[item.get(col) if col in ("observations", "observations_in_period", "line")
+             else text(item.get(col)) for col in EVIDENCE_COLUMNS]
+            for item in document.get("evidence", [])]
+    return _write(list(EVIDENCE_COLUMNS), rows)
