@@ -39,6 +39,11 @@ def text(value: Any) -> str:
     return _CONTROL.sub("", out)
 
 
+def strip_controls(value: str) -> str:
+    """`value` without control characters other than newline (for terminals)."""
+    return _CONTROL.sub("", value)
+
+
 def md(value: Any) -> str:
     """`value` as inert inline Markdown: no HTML, no emphasis, links or table breaks."""
     escaped = _MD_SPECIAL.sub(r"\\\1", html.escape(text(value), quote=False))

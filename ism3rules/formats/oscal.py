@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from ..catalogue import Catalogue
 from ._common import highest_requirements, md, new_gaps, stable_uuid, text, timestamp
@@ -94,7 +95,7 @@ def _resources(document: dict[str, Any], seed: tuple[str, ...]
         path = text(entry.get("path"))
         uid = stable_uuid(*seed, "file", path)
         uuid_of[path] = uid
-        rlink: dict[str, Any] = {"href": path}
+        rlink: dict[str, Any] = {"href": quote(path, safe="/")}  # a URI reference
         if entry.get("sha256"):
             rlink["hashes"] = [{"algorithm": "SHA-256", "value": text(entry["sha256"])}]
         resource = {"uuid": uid, "title": md(path), "rlinks": [rlink]}
@@ -125,7 +126,7 @@ def _observation(item: dict[str, Any], prefix: tuple[str, ...], when: str,
     path = text(item.get("path"))
     if path:
         obs["relevant-evidence"] = [{"href": f"#{resource_of[path]}" if path in resource_of
-                                     else path, "description": md(what)}]
+                                     else quote(path, safe="/"), "description": md(what)}]
     if not accepted and item.get("reason"):
         obs["remarks"] = md(item.get("reason"))
     return obs

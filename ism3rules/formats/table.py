@@ -7,6 +7,7 @@ from typing import Any
 from tabulate import tabulate
 
 from ..gap import compare
+from ._common import strip_controls
 from .plan import side_by_side
 
 
@@ -86,4 +87,5 @@ def render_table(document: dict[str, Any]) -> str:
         out.append(tabulate([[e["id"], e["process"], e["reason"]] for e in rejected],
                             headers=["rejected item", "process", "reason"], tablefmt="simple",
                             disable_numparse=True))
-    return "\n".join(out) + "\n"
+    # A bundle may carry terminal control sequences (YAML "\e"); a terminal must not run them.
+    return strip_controls("\n".join(out)) + "\n"

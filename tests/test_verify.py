@@ -1,0 +1,133 @@
+"""`ism3 verify`: a report matches its bundle until a byte of its inputs changes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from conftest import ROOT
+
+
+def run(args: list[str], code: int) -> str:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+@pytest.fixture
+def copied(tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the harbor-clinic bundle and a JSON report made from it."""
+    bundle = tmp_path / "bundle"
+    shutil.copytree(ROOT / "evidence" / "harbor-clinic", bundle)
+    report = tmp_path / "report.json"
+    run(["evaluate", str(bundle), "-f", "json", "-o", str(report)], 0)
+    return bundle, report
+
+
+def test_unchanged_bundle_matches(copied: tuple[Path, Path]) -> None:
+    bundle, report = copied
+    out = run(["verify", str(report), str(bundle)], 0)
+    assert "MATCH" in out and "7 bundle files checked" in out
+
+
+def test_changed_document_is_a_mismatch(copied: tuple[Path, Path]) -> None:
+    bundle, report = copied
+    with (bundle / "docs" / "osp-3-procedure.md").open("a") as handle:
+        handle.write("one more line\n")
+    out = run(["verify", str(report), str(bundle)], 1)
+    assert "changed   docs/osp-3-procedure.md" in out and "MISMATCH: 1 input(s)" in out
+
+
+def test_changed_manifest_is_a_mismatch(copied: tuple[Path, Path]) -> None:
+    bundle, report = copied
+    manifest = bundle / "bundle.yaml"
+    manifest.write_text(manifest.read_text().replace("Harbor Family Clinic", "Harbour Clinic"))
+    out = run(["verify", str(report), str(bundle)], 1)
+    assert "changed   bundle.yaml" in out
+
+
+def test_manifest_edited_into_an_invalid_bundle_is_still_a_mismatch(
+        copied: tuple[Path, Path]) -> None:
+    bundle, report = copied
+    manifest = bundle / "bundle.yaml"
+    manifest.write_text(manifest.read_text() + "bogus: 1\n")
+    out = run(["verify", str(report), str(bundle)], 1)
+    assert "changed   bundle.yaml" in out and "no longer a valid bundle" in out
+
+
+def test_missing_added_and_removed_files(copied: tuple[Path, Path]) -> None:
+    bundle, report = copied
+    (bundle / "docs" / "osp-5-procedure.md").unlink()
+    manifest = bundle / "bundle.yaml"
+    text = manifest.read_text().replace("docs/osp-12-procedure.md", "docs/osp-12-new.md")
+    manifest.write_text(text)
+    (bundle / "docs" / "osp-12-new.md").write_text("new\n")
+    out = run(["verify", str(report), str(bundle)], 1)
+    assert "missing   docs/osp-5-procedure.md" in out
+    assert "removed   docs/osp-12-procedure.md" in out
+    assert "added     docs/osp-12-new.md" in out
+
+
+def test_changed_rules_are_a_mismatch(copied: tuple[Path, Path], tmp_path: Path) -> None:
+    bundle, report = copied
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    capability = rules / "capability.yaml"
+    capability.write_text(capability.read_text() + "\n# a comment changes the digest\n")
+    out = run(["verify", str(report), str(bundle), "--rules-dir", str(rules)], 1)
+    assert "changed   rules" in out
+
+
+def test_edited_report_digest_is_detected(copied: tuple[Path, Path]) -> None:
+    bundle, report = copied
+    doc = json.loads(report.read_text())
+    doc["inputs"]["bundle_files"][1]["sha256"] = "0" * 64
+    report.write_text(json.dumps(doc))
+    out = run(["verify", str(report), str(bundle)], 1)
+    assert "edited    report" in out
+
+
+def test_custom_profile_is_checked_when_given(copied: tuple[Path, Path], tmp_path: Path) -> None:
+    bundle, _ = copied
+    profile = tmp_path / "mine.yaml"
+    profile.write_text("schema: ism3-profile/1\nid: mine\nname: Mine\nsource: custom\nlevels:\n"
+                       "  - {level: 1, name: One, requires: {OSP-3: initial}}\n")
+    report = tmp_path / "mine.json"
+    run(["evaluate", str(bundle), "-p", str(profile), "-f", "json", "-o", str(report)], 0)
+    out = run(["verify", str(report), str(bundle)], 0)
+    assert "not checked: profile mine" in out
+    run(["verify", str(report), str(bundle), "-p", str(profile)], 0)
+    profile.write_text(profile.read_text().replace("name: Mine", "name: Mine v2"))
+    out = run(["verify", str(report), str(bundle), "-p", str(profile)], 1)
+    assert "changed   profile mine" in out
+
+
+@pytest.mark.parametrize("content, message", [
+    ("not json", "not JSON"),
+    ('{"schema": "other/1"}', "expected a 'ism3-report/1' JSON report"),
+    ('{"schema": "ism3-report/1", "inputs": {"bundle_manifest_sha256": "x"}}',
+     "records no bundle digests"),
+])
+def test_bad_report_is_exit_2(copied: tuple[Path, Path], tmp_path: Path, content: str,
+                              message: str) -> None:
+    bundle, _ = copied
+    report = tmp_path / "bad.json"
+    report.write_text(content)
+    out = run(["verify", str(report), str(bundle)], 2)
+    assert message in out
+
+
+def test_bundle_digest_is_reproducible_with_sha256sum_lines(copied: tuple[Path, Path]) -> None:
+    bundle, report = copied
+    doc = json.loads(report.read_text())
+    paths = sorted(["bundle.yaml", *(f"docs/{p.name}" for p in (bundle / "docs").iterdir())])
+    lines = "".join(f"{hashlib.sha256((bundle / p).read_bytes()).hexdigest()}  {p}\n"
+                    for p in paths)
+    assert doc["inputs"]["bundle_sha256"] == hashlib.sha256(lines.encode()).hexdigest()
