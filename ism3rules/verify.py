@@ -115,7 +115,7 @@ def verify_report(document: dict[str, Any], bundle: Path, *, report_path: Path =
     before = {f.path: f.sha256 for f in recorded}
     now = {f.path: f.sha256 for f in current}
     for path in sorted(set(before) | set(now)):
-        old, new = before.get(path, "absent"), now.get(path, "absent")
+        old, new = before.get(path), now.get(path)
         if path not in now:
             differences.append(Difference(path, "removed", "no longer referenced by the manifest"))
         elif path not in before:
@@ -123,15 +123,15 @@ def verify_report(document: dict[str, Any], bundle: Path, *, report_path: Path =
                                           + (f" (sha256 {new[:12]}...)" if new else "")))
         elif old == new:
             unchanged.append(path)
-        elif new is None:
+        elif new is None and old is not None:
             differences.append(Difference(path, "missing", f"sha256 {old[:12]}... in the "
                                           "report; the file is now missing or unreadable"))
-        elif old is None:
+        elif old is None and new is not None:
             differences.append(Difference(path, "appeared", "missing when the report was made; "
                                           f"now present (sha256 {new[:12]}...)"))
         else:
-            differences.append(Difference(path, "changed", f"sha256 {old[:12]}... in the report, "
-                                          f"now {new[:12]}..."))
+            differences.append(Difference(path, "changed", f"sha256 {str(old)[:12]}... in the "
+                                          f"report, now {str(new)[:12]}..."))
     if invalid is not None:
         if not differences:
             raise invalid
@@ -146,7 +146,7 @@ def verify_report(document: dict[str, Any], bundle: Path, *, report_path: Path =
         else:
             differences.append(Difference("rules", "changed", f"sha256 {rules_sha[:12]}... in "
                                           f"the report, now {digest[:12]}..."))
-    given = {}
+    given: dict[str, str] = {}
     for ref in profile_refs:
         prof = resolve_profile(ref)
         given[prof.id] = prof.sha256
@@ -155,14 +155,14 @@ def verify_report(document: dict[str, Any], bundle: Path, *, report_path: Path =
         pid, sha = entry.get("id"), entry.get("sha256")
         if not pid or not sha:
             continue
-        digest = given.get(pid) or shipped.get(pid)
-        if digest is None:
+        known = given.get(pid) or shipped.get(pid)
+        if known is None:
             not_checked.append(f"profile {pid}: not shipped; give it with --profile PATH")
-        elif digest == sha:
+        elif known == sha:
             unchanged.append(f"profile {pid}")
         else:
             differences.append(Difference(f"profile {pid}", "changed", f"sha256 {sha[:12]}... in "
-                                          f"the report, now {digest[:12]}..."))
+                                          f"the report, now {known[:12]}..."))
     return Verification(len(current), tuple(differences), tuple(unchanged), tuple(not_checked))
 
 

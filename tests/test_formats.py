@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,7 +100,7 @@ def test_junit_counts_one_case_per_level_requirement_and_fails_unmet_ones() -> N
 
     doc = sample_document("harbor-clinic")
     root = ET.fromstring(FORMATS["junit"](doc))
-    for prof, suite in zip(doc["profiles"], root):
+    for prof, suite in zip(doc["profiles"], root, strict=True):
         reqs = [r for lvl in prof["levels"] for r in lvl["requirements"]]
         assert suite.get("name") == prof["id"]
         assert int(suite.get("tests")) == len(reqs) == len(suite.findall("testcase"))

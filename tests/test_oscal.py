@@ -21,7 +21,7 @@ def test_assessment_results_validate_and_carry_one_result_per_profile(sample: st
     model = assessment_results.Model.model_validate(json.loads(render_oscal(doc)))
     results = model.assessment_results.results
     assert len(results) == len(doc["profiles"])
-    for result, prof in zip(results, doc["profiles"]):
+    for result, prof in zip(results, doc["profiles"], strict=True):
         assert len(result.observations) == len(doc["evidence"])
         assert len(result.findings or []) == len(new_gaps(prof))
         for finding in result.findings or []:

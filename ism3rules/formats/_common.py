@@ -125,12 +125,13 @@ def requirement_state(req: dict[str, Any]) -> str:
 
 
 def highest_requirements(profile: dict[str, Any]) -> dict[str, tuple[str, int, bool]]:
-    """Per process: (capability required at the top level, first level naming it, met)."""
+    """Per process: (capability the top level requires, first level requiring it, met)."""
     out: dict[str, tuple[str, int, bool]] = {}
     levels = profile.get("levels", [])
     for lvl in levels:
         for req in lvl.get("requirements", []):
-            first = out[req["process"]][1] if req["process"] in out else lvl["level"]
+            before = out.get(req["process"])
+            first = before[1] if before and before[0] == req["required"] else lvl["level"]
             out[req["process"]] = (req["required"], first, requirement_state(req) != "unmet")
     return out
 

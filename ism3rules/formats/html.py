@@ -38,7 +38,7 @@ code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-siz
 .meta td:first-child { width: 190px; color: var(--muted); }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px;
-        flex: 1 1 300px; break-inside: avoid; }
+        flex: 1 1 260px; break-inside: avoid; }
 .card .level { font-size: 22px; font-weight: 700; }
 .muted { color: var(--muted); }
 .cap { display: inline-block; padding: 0 6px; border-radius: 3px; }
@@ -139,7 +139,7 @@ def _ladder(prof: dict[str, Any]) -> str:
     """A staircase: one step per level, filled when met, with the gaps of unmet ones."""
     levels = prof.get("levels", [])
     count = max(len(levels), 1)
-    width, height, pad = 340, 128, 18
+    width, height, pad = 300, 120, 18
     step_w = (width - 2) / count
     parts = [f'<svg class="ladder" role="img" width="{width}" height="{height + pad}" '
              f'viewBox="0 0 {width} {height + pad}" '
@@ -177,7 +177,7 @@ def _heatmap_section(document: dict[str, Any]) -> list[str]:
     return ['<h2 id="heatmap">Capability heat map</h2>',
             '<p class="muted">Each process, grouped by management level: the capability it '
             "demonstrably operates at, and for each profile the capability its top level "
-            "requires (with the level that first names the process). Green: met; orange to "
+            "requires (and from which level). Green: met; orange to "
             "dark red: how many capability steps are missing; grey: not required.</p>",
             '<div class="legend">'
             + "".join(f'<span><i style="background:{RANK_FILL[r]}"></i>{h(c)}</span>'
@@ -225,10 +225,11 @@ def _heatmap(document: dict[str, Any]) -> str:
             parts.append(f'<g class="hm-row" data-process="{h(pid)}">'
                          f'<text x="4" y="{y + 12.5}" font-size="11.5">'
                          f'<tspan font-weight="700">{h(pid)}</tspan> {h(short)}</text>'
-                         f'<rect x="{label_w}" y="{y + 1}" width="{cap_w - 2}" height="{row_h - 2}" '
-                         f'fill="{RANK_FILL[rank]}"/>'
-                         f'<text x="{label_w + cap_w / 2 - 1}" y="{y + 12.5}" text-anchor="middle" '
-                         f'font-size="11" fill="{RANK_INK[rank]}">{h(proc.get("capability"))}</text>')
+                         f'<rect x="{label_w}" y="{y + 1}" width="{cap_w - 2}" '
+                         f'height="{row_h - 2}" fill="{RANK_FILL[rank]}"/>'
+                         f'<text x="{label_w + cap_w / 2 - 1}" y="{y + 12.5}" '
+                         f'text-anchor="middle" font-size="11" fill="{RANK_INK[rank]}">'
+                         f'{h(proc.get("capability"))}</text>')
             for i, req in enumerate(reqs):
                 x = label_w + cap_w + i * prof_w
                 if pid not in req:

@@ -25,7 +25,8 @@ def render_junit(document: dict[str, Any]) -> str:
     for prof in document.get("profiles", []):
         suite = ET.SubElement(root, "testsuite", {"name": xml_text(prof.get("id"))})
         props = ET.SubElement(suite, "properties")
-        for name, value in (("profile.name", prof.get("name")), ("profile.source", prof.get("source")),
+        for name, value in (("profile.name", prof.get("name")),
+                            ("profile.source", prof.get("source")),
                             ("profile.sha256", prof.get("sha256")),
                             ("achieved_level", prof.get("achieved_level")),
                             ("max_level", prof.get("max_level"))):

@@ -139,7 +139,7 @@ def _result(document: dict[str, Any], prof: dict[str, Any] | None, seed: tuple[s
     observations = [_observation(item, prefix, when, resource_of)
                     for item in document.get("evidence", [])]
     obs_of: dict[str, list[str]] = {}
-    for item, obs in zip(document.get("evidence", []), observations):
+    for item, obs in zip(document.get("evidence", []), observations, strict=True):
         obs_of.setdefault(text(item.get("process")), []).append(obs["uuid"])
     if prof is None:
         controls = list(processes)
