@@ -28,7 +28,7 @@ def _join(values: Any) -> str:
 def _write(header: list[str], rows: list[list[Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
+    writer.writerow([csv_cell(h) for h in header])
     for row in rows:
         writer.writerow([v if isinstance(v, int) and not isinstance(v, bool) else csv_cell(v)
                          for v in row])
