@@ -109,11 +109,11 @@ def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path
     document = evaluate_bundle(bundle, profile_refs, rules_dir)
     missed = _missed_targets(document, profile_refs, targets)
     if timestamp:
-        from datetime import datetime, timezone
+        from datetime import UTC, datetime
 
         from ism3rules.report import with_timestamp
 
-        document = with_timestamp(document, datetime.now(timezone.utc))
+        document = with_timestamp(document, datetime.now(UTC))
     _write(FORMATS[fmt](document), output)
     for line in missed:
         click.echo(f"ism3: target not met: {line}", err=True)

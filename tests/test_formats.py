@@ -87,12 +87,13 @@ def test_requirement_in_another_state_is_neither_met_nor_failed_in_junit() -> No
     doc = sample_document("harbor-clinic")
     small = next(p for p in doc["profiles"] if p["id"] == "small-business")
     req = next(r for r in small["levels"][1]["requirements"] if not r["met"])
-    req["state"] = "excluded"
+    req.update(status="excluded", excluded_by="EXC-1")
     root = ET.fromstring(FORMATS["junit"](doc))
     suite = next(s for s in root if s.get("name") == "small-business")
     assert suite.get("skipped") == "1"
     skipped = [c for c in suite.iter("testcase") if c.find("skipped") is not None]
     assert [c.get("name") for c in skipped] == [f"{req['process']} is at least {req['required']}"]
+    assert "excluded by EXC-1" in skipped[0].find("skipped").get("message")
 
 
 def test_junit_counts_one_case_per_level_requirement_and_fails_unmet_ones() -> None:
@@ -104,7 +105,7 @@ def test_junit_counts_one_case_per_level_requirement_and_fails_unmet_ones() -> N
         reqs = [r for lvl in prof["levels"] for r in lvl["requirements"]]
         assert suite.get("name") == prof["id"]
         assert int(suite.get("tests")) == len(reqs) == len(suite.findall("testcase"))
-        assert int(suite.get("failures")) == sum(1 for r in reqs if not r["met"])
+        assert int(suite.get("failures")) == sum(1 for r in reqs if r["status"] == "gap")
         assert len(suite.findall("testcase/failure")) == int(suite.get("failures"))
 
 
@@ -129,3 +130,35 @@ def test_html_is_self_contained() -> None:
         assert needle not in out, needle
     assert 'class="heatmap"' in out and out.count('class="ladder"') == 3
     assert out.count('<tr class="process"') == 45
+
+
+def test_an_excluded_requirement_is_shown_as_excluded_not_met_nor_failed(tmp_path) -> None:
+    import csv
+    import io
+    import xml.etree.ElementTree as ET
+
+    import yaml
+
+    root = tmp_path / "soa"
+    (root / "docs").mkdir(parents=True)
+    (root / "docs" / "osp-3.md").write_text("# OSP-3\n")
+    (root / "bundle.yaml").write_text(yaml.safe_dump({
+        "schema": "ism3-evidence/1", "organization": {"id": "soa", "name": "SoA Ltd"},
+        "evidence": [
+            {"id": "DOC-OSP3", "process": "OSP-3", "kind": "documentation",
+             "path": "docs/osp-3.md"},
+            {"id": "EXC-OSP5", "process": "OSP-5", "kind": "exclusion",
+             "justification": "no managed IT domain", "approver": "CISO"}]}, sort_keys=False))
+    profile = tmp_path / "p.yaml"
+    profile.write_text("schema: ism3-profile/1\nid: soa\nname: SoA\nsource: custom\nlevels:\n"
+                       "  - {level: 1, name: One, requires: {OSP-3: initial, OSP-5: initial}}\n")
+    doc = evaluate_bundle(root, [str(profile)])
+    assert doc["profiles"][0]["achieved_level"] == 1
+    suite = ET.fromstring(FORMATS["junit"](doc))[0]
+    assert (suite.get("failures"), suite.get("skipped")) == ("0", "1")
+    rows = {r["process"]: r for r in csv.DictReader(io.StringIO(FORMATS["csv"](doc)))}
+    assert rows["OSP-5"]["soa met"] == "excluded" and rows["OSP-3"]["soa met"] == "yes"
+    assert "justification: no managed IT domain; approved by: CISO" in FORMATS["markdown"](doc)
+    html = FORMATS["html"](doc)
+    assert ">excluded</text>" in html
+    assert "1 of 2" in FORMATS["markdown"](doc)

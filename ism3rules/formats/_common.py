@@ -117,23 +117,44 @@ def next_unmet(profile: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def requirement_state(req: dict[str, Any]) -> str:
-    """`met`, `unmet`, or a state a later schema adds (e.g. `excluded`)."""
-    state = req.get("state")
-    if state:
-        return str(state)
+    """`met`, `unmet`, or another state of the report (e.g. `excluded`).
+
+    Read from the requirement's `status` (`met`, `gap`, `excluded`, ...) when the
+    report has it, else from `met`.
+    """
+    status = req.get("status") or req.get("state")
+    if status:
+        return "unmet" if status == "gap" else str(status)
     return "met" if req.get("met") else "unmet"
 
 
-def highest_requirements(profile: dict[str, Any]) -> dict[str, tuple[str, int, bool]]:
-    """Per process: (capability the top level requires, first level requiring it, met)."""
-    out: dict[str, tuple[str, int, bool]] = {}
+def highest_requirements(profile: dict[str, Any]) -> dict[str, tuple[str, int, str]]:
+    """Per process: (capability the top level requires, first level requiring it, state).
+
+    The state is `requirement_state` of the top level's requirement.
+    """
+    out: dict[str, tuple[str, int, str]] = {}
     levels = profile.get("levels", [])
     for lvl in levels:
         for req in lvl.get("requirements", []):
             before = out.get(req["process"])
             first = before[1] if before and before[0] == req["required"] else lvl["level"]
-            out[req["process"]] = (req["required"], first, requirement_state(req) != "unmet")
+            out[req["process"]] = (req["required"], first, requirement_state(req))
     return out
+
+
+def item_detail(item: dict[str, Any]) -> str:
+    """What an evidence item holds beyond id, title and path, as plain text."""
+    kind = item.get("kind")
+    if kind == "metric":
+        return (f"{text(item.get('metric_type'))}, {text(item.get('observations_in_period'))} "
+                f"of {text(item.get('observations'))} observations in period")
+    parts = []
+    for key, label in (("justification", "justification"), ("approver", "approved by"),
+                       ("expires", "expires")):
+        if item.get(key):
+            parts.append(f"{label}: {text(item.get(key))}")
+    return "; ".join(parts)
 
 
 def new_gaps(profile: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:

@@ -58,8 +58,9 @@ def render_csv(document: dict[str, Any]) -> str:
         ]
         for req in reqs:
             if pid in req:
-                required, first, met = req[pid]
-                row += [f"{required} (level {first})", "yes" if met else "no"]
+                required, first, state = req[pid]
+                row += [f"{required} (level {first})",
+                        {"met": "yes", "unmet": "no"}.get(state, state)]
             else:
                 row += ["", ""]
         rows.append(row)

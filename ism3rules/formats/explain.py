@@ -134,9 +134,10 @@ def _profile_lines(document: dict[str, Any], process: str) -> list[str]:
                     continue
                 shown.add(req.get("required"))
                 state = requirement_state(req)
-                how = {"met": "met" + (f" (rule {text(req.get('rule'))})" if req.get("rule")
-                                       else ""),
-                       "unmet": "NOT met"}.get(state, state)
+                rule = f" (rule {text(req.get('rule'))})" if req.get("rule") else ""
+                how = {"met": "met" + rule, "unmet": "NOT met"}.get(state, state + rule)
+                if req.get("excluded_by"):
+                    how += f", by exclusion {text(req.get('excluded_by'))}"
                 out.append(f"  - {text(prof.get('id'))} level {text(lvl.get('level'))} "
                            f"({text(lvl.get('name'))}) requires {text(req.get('required'))}: "
                            f"{how}.")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import (CAPABILITIES, finding_cells, h, highest_requirements, new_gaps,
-                      next_unmet, rank_of, requirement_state, text)
+from ._common import (CAPABILITIES, finding_cells, h, highest_requirements, item_detail,
+                      new_gaps, next_unmet, rank_of, requirement_state, text)
 from .markdown import capability_counts, gap_missing, gap_rejected, header_rows
 
 # Sequential palette for capability ranks 0..5 (light to dark), readable in greyscale.
@@ -178,7 +178,8 @@ def _heatmap_section(document: dict[str, Any]) -> list[str]:
             '<p class="muted">Each process, grouped by management level: the capability it '
             "demonstrably operates at, and for each profile the capability its top level "
             "requires (and from which level). Green: met; orange to "
-            "dark red: how many capability steps are missing; grey: not required.</p>",
+            "dark red: how many capability steps are missing; grey: not required (or "
+            "excluded from scope).</p>",
             '<div class="legend">'
             + "".join(f'<span><i style="background:{RANK_FILL[r]}"></i>{h(c)}</span>'
                       for r, c in enumerate(CAPABILITIES))
@@ -236,21 +237,25 @@ def _heatmap(document: dict[str, Any]) -> str:
                     parts.append(f'<rect x="{x}" y="{y + 1}" width="{prof_w - 2}" '
                                  f'height="{row_h - 2}" fill="{OTHER_FILL}"/>')
                     continue
-                required, first, met = req[pid]
+                required, first, state = req[pid]
                 short_by = max(rank_of(required) - rank, 0)
-                if met or short_by == 0:
+                met = state != "unmet"
+                label = f"{required} (L{first})" if state in ("met", "unmet") else state
+                if state not in ("met", "unmet"):
+                    fill, ink = OTHER_FILL, "#1b2a38"
+                elif met or short_by == 0:
                     fill, ink = MET_FILL, "#1b2a38"
                 else:
                     fill = UNMET_FILLS[min(short_by, len(UNMET_FILLS)) - 1]
                     ink = "#1b2a38" if short_by < 3 else "#ffffff"
                 tip = (f"{pid}: {profiles[i].get('id')} requires {required} from level {first}; "
-                       f"actual {proc.get('capability')}")
+                       f"actual {proc.get('capability')}; {state}")
                 parts.append(f'<g class="hm-cell {"met" if met else "unmet"}">'
                              f"<title>{h(tip)}</title>"
                              f'<rect x="{x}" y="{y + 1}" width="{prof_w - 2}" '
                              f'height="{row_h - 2}" fill="{fill}"/>'
                              f'<text x="{x + prof_w / 2 - 1}" y="{y + 12.5}" text-anchor="middle" '
-                             f'font-size="11" fill="{ink}">{h(required)} (L{h(first)})</text></g>')
+                             f'font-size="11" fill="{ink}">{h(label)}</text></g>')
             parts.append("</g>")
             y += row_h
     parts.append("</svg>")
@@ -322,13 +327,10 @@ def _processes(document: dict[str, Any]) -> list[str]:
 def _evidence(document: dict[str, Any]) -> list[str]:
     out = ['<h2 id="evidence">Evidence appendix</h2>',
            "<table><thead><tr><th>id</th><th>process</th><th>kind</th><th>status</th>"
-           "<th>title</th><th>path</th><th>metric</th><th>sha256</th>"
+           "<th>title</th><th>path</th><th>detail</th><th>sha256</th>"
            "<th>reason it does not count</th></tr></thead><tbody>"]
     for item in document.get("evidence", []):
-        metric = ""
-        if item.get("kind") == "metric":
-            metric = (f"{text(item.get('metric_type'))}, {text(item.get('observations_in_period'))}"
-                      f" of {text(item.get('observations'))} observations in period")
+        metric = item_detail(item)
         status = item.get("status")
         out.append(f'<tr class="evidence{" rejected" if status != "accepted" else ""}">'
                    f"<td><code>{h(item.get('id'))}</code></td><td>{h(item.get('process'))}</td>"

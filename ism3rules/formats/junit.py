@@ -49,7 +49,8 @@ def render_junit(document: dict[str, Any]) -> str:
                     skips += 1
                     ET.SubElement(case, "skipped", {"message": xml_text(
                         f"{text(req.get('process'))}: {state}"
-                        + (f" ({text(req.get('reason'))})" if req.get("reason") else ""))})
+                        + (f" by {text(req.get('excluded_by'))}" if req.get("excluded_by") else "")
+                        + (f" (rule {text(req.get('rule'))})" if req.get("rule") else ""))})
                     continue
                 fails += 1
                 gap = gaps.get(req.get("process"), {})

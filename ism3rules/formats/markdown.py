@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import (finding_cells, md, md_code, md_table, new_gaps, next_unmet,
+from ._common import (finding_cells, item_detail, md, md_code, md_table, new_gaps, next_unmet,
                       requirement_state, text)
 
 
@@ -115,14 +115,11 @@ def render_markdown(document: dict[str, Any]) -> str:
     out += ["## Evidence appendix", ""]
     rows = []
     for item in evidence:
-        detail = item.get("metric_type") or ""
-        if item.get("kind") == "metric":
-            detail = f"{detail}, {item.get('observations_in_period', 0)} of " \
-                     f"{item.get('observations', 0)} observations in period"
+        detail = item_detail(item)
         rows.append([md_code(item.get("id")), md_code(item.get("process")), md(item.get("kind")),
                      md(item.get("status")), md(item.get("title")), md(item.get("path")),
                      md(detail), md_code(item.get("sha256")), md(item.get("reason"))])
-    out += md_table(["id", "process", "kind", "status", "title", "path", "metric",
+    out += md_table(["id", "process", "kind", "status", "title", "path", "detail",
                      "sha256", "reason it does not count"], rows)
     return "\n".join(out) + "\n"
 
