@@ -387,6 +387,7 @@ def verify(report: Path, bundle: Path, profile_refs: tuple[str, ...],
     rule files and of each profile, and lists what changed. Exit 0 when everything
     matches, 1 when something changed, 2 when the report or bundle cannot be read.
     """
+    from ism3rules.formats._common import text
     from ism3rules.verify import load_report, verify_report
 
     document = load_report(report)
@@ -394,8 +395,9 @@ def verify(report: Path, bundle: Path, profile_refs: tuple[str, ...],
                            profile_refs=profile_refs)
     org = document.get("organization") or {}
     tool = document.get("tool") or {}
-    click.echo(f"{report}: report on {org.get('name')} ({org.get('id')}) by "
-               f"{tool.get('name')} {tool.get('version')}")
+    # the report is input too: no terminal control characters from it reach the screen
+    click.echo(f"{report}: report on {text(org.get('name'))} ({text(org.get('id'))}) by "
+               f"{text(tool.get('name'))} {text(tool.get('version'))}")
     click.echo(f"{bundle}: {result.files_checked} bundle files checked")
     for diff in result.differences:
         click.echo(f"  {diff.change:<9} {diff.subject}: {diff.detail}")
