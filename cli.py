@@ -95,13 +95,20 @@ def main() -> None:
               callback=lambda ctx, param, value: _parse_targets(value),
               help="Exit 1 unless PROFILE (an evaluated profile) reaches at least LEVEL. "
                    "Repeatable.")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              metavar="YYYY-MM-DD",
+              help="Judge the evidence as it stood at this date (replaces the bundle's "
+                   "assessment.as_of): later evidence and observations are ignored, "
+                   "expiries applied.")
 def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path | None,
-             rules_dir: Path | None, targets: tuple[tuple[str, int], ...] = ()) -> None:
+             rules_dir: Path | None, targets: tuple[tuple[str, int], ...] = (),
+             as_of: Any = None) -> None:
     """Evaluate BUNDLE (a folder with bundle.yaml): capabilities and maturity levels."""
     from ism3rules.api import evaluate_bundle
     from ism3rules.formats import FORMATS
 
-    document = evaluate_bundle(bundle, profile_refs, rules_dir)
+    document = evaluate_bundle(bundle, profile_refs, rules_dir,
+                               as_of=as_of.date() if as_of else None)
     missed = _missed_targets(document, profile_refs, targets)
     _write(FORMATS[fmt](document), output)
     for line in missed:

@@ -234,8 +234,11 @@ def _make_action(rule: Rule, aliases: dict[str, str]) -> Callable[[Any], None]:
         pairs = tuple((alias, matched[engine_alias]["id"]) for alias, engine_alias in names)
         basis = "\x1f".join(i for _, i in pairs).encode()
         fact_id = f"{rule.then_fact}:{process}:{rule.id}:{hashlib.sha256(basis).hexdigest()[:16]}"
-        derived = {"id": fact_id, "t": rule.then_fact, "process": process,
-                   **{k: list(v) if isinstance(v, tuple) else v for k, v in then.items()}}
+        derived = {"id": fact_id, "t": rule.then_fact, "process": process}
+        for key, value in then.items():
+            if isinstance(value, Ref):  # a value copied from a matched fact
+                value = matched[aliases[value.alias]].get(value.attr)
+            derived[key] = list(value) if isinstance(value, tuple) else value
         run.firings.append(Firing(rule.id, process, pairs, tuple(
             (k, tuple(v) if isinstance(v, list) else v) for k, v in derived.items())))
         try:
