@@ -210,7 +210,8 @@ def load_bundle(
         parsed.append((raw, entry))
     service_levels = parse_service_levels(
         data.get("service_levels"), data.line_of("service_levels"),
-        lambda line, message, label: problems.add(line, message, label),
+        lambda line, message, label: problems.add(line, f"{label}: {message}" if label
+                                                  else message),
         catalogue.process_ids, lambda name: catalogue.metric_type(name).name,
         {e["id"]: e["process"] for _, e in parsed if e["kind"] == "metric"})
     # Observation files are read only once the manifest itself is valid.
