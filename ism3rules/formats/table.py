@@ -137,5 +137,5 @@ def _metric_sections(document: dict[str, Any]) -> list[str]:
         out.append(tabulate([[f["rule"], f["process"], f["message"], ", ".join(f["evidence"])]
                              for f in findings],
                             headers=["rule", "process", "finding", "evidence"], tablefmt="simple",
-                            disable_numparse=True, maxcolwidths=[None, None, 80, 30]))
+                            disable_numparse=True, maxcolwidths=[None, None, 80, None]))
     return out
