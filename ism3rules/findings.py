@@ -72,23 +72,32 @@ def collect_findings(firings: Iterable[Firing], fact_of: Callable[[str], Fact | 
 def unmet_reason(fact: Fact, derives: str, rulebook: Rulebook) -> str:
     """Why no rule derived a `derives` fact from `fact`, read off the rules' conditions.
 
-    Among the rules deriving `derives` from a condition on this fact's type, those
-    whose equality tests the fact passes are the ones meant for it; the comparisons
-    it fails are named, e.g. "coverage 0.19 < 0.8 required by rule EVD-METRIC-CADENCE".
+    An attribute the rules test for equality with different values (e.g.
+    `has_frequency: 0` in one rule, `1` in another) sorts facts between the rules:
+    only the rules whose such tests the fact passes are meant for it. The other
+    tests it fails are named, e.g. "coverage 0.19 < 0.8 required by rule
+    EVD-METRIC-CADENCE".
     """
+    conditions = [(rule, cond) for rule in rulebook.deriving(derives)
+                  for cond in rule.when if cond.fact == fact.get("t")]
+    values: dict[str, set[Any]] = {}
+    for _, cond in conditions:
+        for test in cond.tests:
+            if test.op == "eq" and not isinstance(test.value, Ref):
+                values.setdefault(test.attr, set()).add(test.value)
+    selectors = {attr for attr, seen in values.items() if len(seen) > 1}
     reasons: list[str] = []
-    for rule in rulebook.deriving(derives):
-        for cond in rule.when:
-            if cond.fact != fact.get("t"):
-                continue
-            literal = [t for t in cond.tests if not isinstance(t.value, Ref)]
-            if not all(_holds(fact, t.attr, t.op, t.value) for t in literal if t.op == "eq"):
-                continue   # this rule is for other facts of the type
-            failed = [f"{t.attr} {show(fact.get(t.attr, 'missing'))} {_NEGATED[t.op]} "
-                      f"{show(t.value)}" for t in literal
-                      if t.op != "eq" and not _holds(fact, t.attr, t.op, t.value)]
-            if failed:
-                reasons.append(f"{' and '.join(failed)} required by rule {rule.id}")
+    for rule, cond in conditions:
+        literal = [t for t in cond.tests if not isinstance(t.value, Ref)]
+        if not all(_holds(fact, t.attr, t.op, t.value) for t in literal
+                   if t.op == "eq" and t.attr in selectors):
+            continue   # this rule is for other facts of the type
+        failed = [f"{t.attr} {show(fact.get(t.attr, 'missing'))} {_NEGATED[t.op]} "
+                  f"{show(t.value)}" for t in literal
+                  if not (t.op == "eq" and t.attr in selectors)
+                  and not _holds(fact, t.attr, t.op, t.value)]
+        if failed:
+            reasons.append(f"{' and '.join(failed)} required by rule {rule.id}")
     if reasons:
         return "; ".join(reasons)
     names = ", ".join(r.id for r in rulebook.deriving(derives)) or "none"
