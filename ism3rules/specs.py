@@ -236,7 +236,7 @@ def parse_service_levels(raw: Any, line: int, add_item: Callable[[int, str, str 
         label = f"service level {sla_id}" if isinstance(sla_id, str) else f"service level #{index}"
         errors: list[str] = []
 
-        def add(at: int, message: str, label: str = label) -> None:
+        def add(at: int, message: str, label: str = label, errors: list[str] = errors) -> None:
             errors.append(message)
             add_item(at, message, label)
 

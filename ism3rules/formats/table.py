@@ -109,7 +109,9 @@ def _metric_sections(document: dict[str, Any]) -> list[str]:
                 f"{cadence['frequency']} {cadence['periods_reported']}/"
                 f"{cadence['periods_expected']} = {_num(cadence['coverage'])}" if cadence else "-",
                 "counted" if e["status"] == "accepted" else "not counted",
-                f"{band['bounds']} {_num(band['lower'])}..{_num(band['upper'])}" if band else "-",
+                f"{band['bounds']} {_num(band['lower'])}..{_num(band['upper'])}"
+                + (f" ({band['samples']} obs)" if band["bounds"] == "control" else "")
+                if band else "-",
                 (f"{_num(target['latest'])} vs {_num(target['value'])} ({target['better']} "
                  f"better): {'met' if target['met'] else 'missed' if target['met'] is False else '-'}")
                 if target else "-"])
