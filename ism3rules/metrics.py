@@ -19,6 +19,7 @@ latest value against the target) and the rules in rules/*.yaml decide.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -30,19 +31,21 @@ CONTROL_SIGMAS = 3.0
 DIGITS = 6          # numbers handed to the engine and the report are rounded to this
 
 
+_BUCKETS: dict[str, Callable[[date], tuple[int, ...]]] = {
+    "daily": lambda d: (d.year, d.month, d.day),
+    "weekly": lambda d: (d.isocalendar().year, d.isocalendar().week),
+    "monthly": lambda d: (d.year, d.month),
+    "quarterly": lambda d: (d.year, (d.month - 1) // 3 + 1),
+    "yearly": lambda d: (d.year,),
+}
+
+
 def bucket(frequency: str, day: date) -> tuple[int, ...]:
     """The reporting period `day` falls in, as a sortable key.
 
     Raises KeyError for an unknown frequency (the loader validates it first).
     """
-    keys = {
-        "daily": lambda d: (d.year, d.month, d.day),
-        "weekly": lambda d: tuple(d.isocalendar()[:2]),
-        "monthly": lambda d: (d.year, d.month),
-        "quarterly": lambda d: (d.year, (d.month - 1) // 3 + 1),
-        "yearly": lambda d: (d.year,),
-    }
-    return keys[frequency](day)
+    return _BUCKETS[frequency](day)
 
 
 def expected_buckets(frequency: str, start: date, end: date) -> list[tuple[int, ...]]:

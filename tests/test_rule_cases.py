@@ -177,7 +177,7 @@ def test_bundle_case(file_name: str, case: dict[str, Any], tmp_path: Path) -> No
         _subset(entries[item], want, item)
     if "findings" in expect:
         assert len(doc["findings"]) == len(expect["findings"]), doc["findings"]
-        for n, (got, want) in enumerate(zip(doc["findings"], expect["findings"])):
+        for n, (got, want) in enumerate(zip(doc["findings"], expect["findings"], strict=True)):
             _subset(got, want, f"finding #{n + 1}")
     slas = {s["id"]: s for s in doc["service_levels"]}
     for sla, want in expect.get("service_levels", {}).items():
@@ -198,8 +198,9 @@ def _facts_case(book: Any, own: set[str], case: dict[str, Any]) -> None:
     assert sorted({f.rule_id for f in firings} & own) == case["expect"]["rules"]
     messages = [render(f.derived_fact["message"], {a: by_id[i] for a, i in f.matched})
                 for f in firings if f.derived_fact["t"] == "finding"]
-    assert len(messages) == len(case["expect"].get("messages", messages))
-    for got, want in zip(messages, case["expect"].get("messages", [])):
+    expected = case["expect"]["messages"]
+    assert len(messages) == len(expected), messages
+    for got, want in zip(messages, expected, strict=True):
         assert re.search(want, got), (got, want)
 
 
