@@ -225,6 +225,7 @@ class _World:
         self.facts = facts
         self.firings = tuple(firings)
         self.derived_by: dict[str, Firing] = {}
+        self.derivations: dict[str, list[Firing]] = defaultdict(list)
         self.evidence_of = evidence_of
         self.by_process: dict[str, list[Fact]] = defaultdict(list)
         for fact in facts.values():
@@ -232,6 +233,7 @@ class _World:
                 self.by_process[fact["process"]].append(fact)
         for firing in self.firings:
             derived = firing.derived_fact
+            self.derivations[derived["id"]].append(firing)
             if derived["id"] not in self.derived_by:
                 self.derived_by[derived["id"]] = firing
                 self.by_process[firing.process].append(derived)
@@ -274,12 +276,13 @@ class _World:
         if fact_id in seen:
             return set()
         seen.add(fact_id)
-        firing = self.derived_by.get(fact_id)
-        if firing is None:
+        firings = self.derivations.get(fact_id)
+        if not firings:
             return set(self.evidence_of.get(fact_id, ()))
         found: set[str] = set()
-        for _, matched in firing.matched:
-            found |= self._evidence_behind(matched, seen)
+        for firing in firings:   # a keyed fact (one metric type) may be derived many times
+            for _, matched in firing.matched:
+                found |= self._evidence_behind(matched, seen)
         return found
 
     # -- capability -------------------------------------------------------------

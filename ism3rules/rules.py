@@ -38,6 +38,9 @@ class FactType:
     label: str | None = None
     lists: tuple[str, ...] = ()
     derived_from: tuple[str, ...] = ()   # an input fact a rule may derive from these only
+    # Derived facts of this type with equal values of these attributes are one fact,
+    # however many firings derive it (empty: every firing derives its own fact).
+    key: tuple[str, ...] = ()
 
 
 # Every fact is about one process. Input facts come from evidence and profiles;
@@ -47,7 +50,7 @@ class FactType:
 FACT_TYPES: dict[str, FactType] = {
     "documentation": FactType(attrs=("process",), derived=False),
     "metric": FactType(attrs=("process", "metric_type"), derived=False, label="metric_type",
-                       derived_from=("metric_report",)),
+                       derived_from=("metric_report",), key=("metric_type",)),
     "requirement": FactType(attrs=("process", "profile", "level", "min_rank", "mandatory"),
                             derived=False),
     # An exclusion from scope (statement of applicability): `dated` 1 when it has an

@@ -142,3 +142,29 @@ def test_cli_as_of_and_findings_in_both_formats(tmp_path: Path) -> None:
                                              "person": "Dr. Maria Chen", "role": "owner"}
     bad = runner.invoke(main, ["evaluate", bundle, "--as-of", "2026-02-30"])
     assert bad.exit_code == 2
+
+
+def test_several_items_of_one_type_make_one_metric_fact(tmp_path: Path) -> None:
+    """As in version 1, a metric type is one fact however many items report it: the
+    capability rules fire once, and the process's evidence names every item."""
+    items = [doc_item("OSP-3")] + [
+        {"id": f"M-{t}-{n}", "process": "OSP-3", "kind": "metric", "metric_type": t,
+         "observations": [{"date": "2026-01-05", "value": n}]}
+        for t in ("activity", "scope", "unavailability", "effectiveness", "load", "quality",
+                  "efficiency") for n in range(3)]
+    bundle = write_bundle(tmp_path / "b", items, files={"docs/OSP-3.md": "# OSP-3\n"})
+    result = assess(load_bundle(bundle), [], load_rulebook())
+    proc = next(p for p in result.processes if p.id == "OSP-3")
+    assert proc.capability == "optimized"
+    assert len(proc.evidence) == 1 + 7 * 3
+    from ism3rules.assessment import compile_rulebook
+
+    firings = compile_rulebook(load_rulebook()).run(
+        [{"id": f"metric_report:{i['id']}", "t": "metric_report", "process": "OSP-3",
+          "metric_type": i["metric_type"], "item": i["id"], "frequency": "none",
+          "has_frequency": 0, "coverage": 1.0, "periods_expected": 0, "periods_reported": 0,
+          "outside_thresholds": 0, "outside_control_limits": 0} for i in items[1:]]
+        + [{"id": "documentation:OSP-3", "t": "documentation", "process": "OSP-3"}])
+    per_rule = {r: sum(f.rule_id == r for f in firings) for r in
+                ("EVD-METRIC-REPORTED", "CAP-MANAGED", "CAP-OPTIMIZED")}
+    assert per_rule == {"EVD-METRIC-REPORTED": 21, "CAP-MANAGED": 1, "CAP-OPTIMIZED": 1}
