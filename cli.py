@@ -99,14 +99,20 @@ def main() -> None:
 @click.option("--timestamp", is_flag=True, default=False,
               help="Record when the report was made (generated_at, UTC). Without it the same "
                    "inputs give byte-identical output.")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              metavar="YYYY-MM-DD",
+              help="Judge the evidence as it stood at this date (replaces the bundle's "
+                   "assessment.as_of): later evidence and observations are ignored, "
+                   "expiries applied.")
 def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path | None,
              rules_dir: Path | None, targets: tuple[tuple[str, int], ...] = (),
-             timestamp: bool = False) -> None:
+             timestamp: bool = False, as_of: Any = None) -> None:
     """Evaluate BUNDLE (a folder with bundle.yaml): capabilities and maturity levels."""
     from ism3rules.api import evaluate_bundle
     from ism3rules.formats import FORMATS
 
-    document = evaluate_bundle(bundle, profile_refs, rules_dir)
+    document = evaluate_bundle(bundle, profile_refs, rules_dir,
+                               as_of=as_of.date() if as_of else None)
     missed = _missed_targets(document, profile_refs, targets)
     if timestamp:
         from datetime import UTC, datetime
@@ -131,10 +137,14 @@ def validate(bundle: Path) -> None:
     """
     from tabulate import tabulate
 
+    from ism3rules.assessment import assess
     from ism3rules.evidence import load_bundle
+    from ism3rules.rules import load_rulebook
 
     loaded = load_bundle(bundle)
-    rejected = [i for i in loaded.items if not i.accepted]
+    # what counts is partly the rules' call (a metric's reporting cadence)
+    judged = assess(loaded, [], load_rulebook()).evidence
+    rejected = [i for i in judged if not i.accepted]
     click.echo(f"{loaded.manifest}: valid ism3-evidence/1 bundle for "
                f"{loaded.organization_name} ({loaded.organization_id})")
     click.echo(f"{len(loaded.items)} evidence items: {len(loaded.items) - len(rejected)} "

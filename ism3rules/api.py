@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ from .rules import load_rulebook
 
 
 def run_assessment(bundle: Path | str, profile_refs: Sequence[str] = (),
-                   rules_dir: Path | None = None) -> Assessment:
+                   rules_dir: Path | None = None, as_of: date | None = None) -> Assessment:
     """Evaluate a bundle against profiles (default: every shipped one).
+
+    `as_of` judges the bundle as it stood at that date (see `load_bundle`).
 
     Raises:
         EvidenceError, ProfileError, RuleError: bad input, with where and what.
@@ -27,11 +30,11 @@ def run_assessment(bundle: Path | str, profile_refs: Sequence[str] = (),
     rulebook = load_rulebook(rules_dir, catalogue)
     profiles = ([resolve_profile(ref, catalogue) for ref in profile_refs] if profile_refs
                 else list(list_shipped(catalogue)))
-    loaded = load_bundle(bundle, catalogue)
+    loaded = load_bundle(bundle, catalogue, as_of=as_of)
     return assess(loaded, profiles, rulebook, catalogue)
 
 
 def evaluate_bundle(bundle: Path | str, profile_refs: Sequence[str] = (),
-                    rules_dir: Path | None = None) -> dict[str, Any]:
+                    rules_dir: Path | None = None, as_of: date | None = None) -> dict[str, Any]:
     """`run_assessment`, as the ism3-report/1 document. Raises as `run_assessment`."""
-    return to_document(run_assessment(bundle, profile_refs, rules_dir))
+    return to_document(run_assessment(bundle, profile_refs, rules_dir, as_of))

@@ -21,9 +21,12 @@ from .digests import combined_digest, file_digests
 from .engine import CompiledRulebook, Firing
 from .errors import EngineError, ProfileError
 from .evidence import Bundle, EvidenceItem
+from .findings import collect_findings, unmet_reason
+from .metrics import MetricStats, metric_facts, metric_stats, sla_fact, sla_window
 from .profiles import Profile
-from .results import (Assessment, Gap, LevelResult, NotCounted, ProcessResult, ProfileResult,
-                      RequirementResult, Shortfall)
+from .results import (Assessment, Finding, Gap, LevelResult, MetricResult, NotCounted,
+                      ProcessResult, ProfileResult, RequirementResult, ServiceLevelResult,
+                      Shortfall)
 from .rules import FACT_TYPES, Condition, Ref, Rulebook
 
 Fact = dict[str, Any]
@@ -52,6 +55,9 @@ def item_fact(item: EvidenceItem, judged_at: date | None = None) -> Fact:
     if item.kind == "documentation":
         return {"id": f"documentation:{item.process}", "t": "documentation",
                 "process": item.process}
+    if item.kind == "role":
+        return {"id": f"role:{item.id}", "t": "role", "process": item.process,
+                "role": item.role, "person": item.person, "item": item.id}
     return {"id": f"metric:{item.process}:{item.metric_type}", "t": "metric",
             "process": item.process, "metric_type": item.metric_type}
 
@@ -82,17 +88,54 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
 
     evidence_of: dict[str, list[str]] = defaultdict(list)
     facts: dict[str, Fact] = {}
+    # With a rule deriving `metric` (rules/evidence.yaml), metrics reach the engine as
+    # reports and statistics; without one, version-1 meaning: one fact per metric type.
+    via_reports = bool(rulebook.deriving("metric"))
+    start, end, cutoff = bundle.period_start, bundle.period_end, bundle.judged_at
+    stats = {i.id: metric_stats(i, start, end, cutoff) for i in bundle.items
+             if i.kind == "metric" and i.accepted}
     for item in bundle.items:
         if item.accepted:
-            fact = item_fact(item, bundle.judged_at)
-            facts.setdefault(fact["id"], fact)
+            item_facts = (metric_facts(item, stats[item.id])
+                          if item.kind == "metric" and via_reports
+                          else [item_fact(item, bundle.judged_at)])
+            for fact in item_facts:
+                facts.setdefault(fact["id"], fact)
+                evidence_of[fact["id"]].append(item.id)
+        elif item.expired:
+            fact = {"id": f"expired:{item.id}", "t": "expired", "process": item.process,
+                    "item": item.id, "kind": item.kind, "expires": str(item.expires),
+                    "as_of": str(cutoff)}
+            facts[fact["id"]] = fact
             evidence_of[fact["id"]].append(item.id)
+    windows = [sla_window(sla, bundle.items, start, end, cutoff) for sla in bundle.service_levels]
+    for window in windows:
+        fact = sla_fact(window)
+        facts[fact["id"]] = fact
+        sla_items = sorted({i for i, _ in window.observations} or
+                           {i.id for i in bundle.items if i.kind == "metric"
+                            and i.process == window.sla.process
+                            and (i.id == window.sla.metric if window.sla.metric
+                                 else i.metric_type == window.sla.metric_type)})
+        evidence_of[fact["id"]].extend(sla_items)
     for profile in profiles:
         for fact in requirement_facts(profile):
             facts[fact["id"]] = fact
     firings = compiled.run(list(facts.values()))
     items = _judge_exclusions(bundle, facts, firings)
+    counted_by: dict[str, str] = {}
+    if via_reports:
+        for firing in firings:
+            if firing.derived_fact["t"] == "metric":
+                for _, fact_id in firing.matched:
+                    counted_by.setdefault(fact_id, firing.rule_id)
+        items = tuple(
+            dataclasses.replace(i, status="rejected", reason=_uncounted(
+                facts[f"metric_report:{i.id}"], stats[i.id], rulebook))
+            if i.kind == "metric" and i.accepted and f"metric_report:{i.id}" not in counted_by
+            else i for i in items)
     world = _World(rulebook, catalogue, facts, firings, evidence_of, items)
+    findings = collect_findings(firings, world.fact, world.evidence_behind)
     processes = tuple(world.process_result(p) for p in catalogue.process_ids)
     by_id = {p.id: p for p in processes}
     files = file_digests(bundle.root, bundle.manifest, (i.path for i in bundle.items if i.path))
@@ -110,7 +153,50 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
         evidence=items,
         bundle_sha256=combined_digest(files),
         bundle_files=files,
+        findings=findings,
+        metrics=tuple(_metric_result(i, stats[i.id], counted_by.get(f"metric_report:{i.id}"),
+                                     findings) for i in bundle.items if i.id in stats),
+        service_levels=tuple(_sla_result(w, findings) for w in windows),
     )
+
+
+def _uncounted(report: Fact, stats: MetricStats, rulebook: Rulebook) -> str:
+    """Why a metric report did not count, read off the rules that could have counted it."""
+    why = unmet_reason(report, "metric", rulebook)
+    if stats.has_frequency:
+        return (f"reported in {stats.periods_reported} of {stats.periods_expected} "
+                f"{stats.frequency} periods: {why}")
+    return why
+
+
+def _metric_result(item: EvidenceItem, stats: MetricStats, rule: str | None,
+                   findings: tuple[Finding, ...]) -> MetricResult:
+    """Per-metric verdicts: what counted it, its band, anomalies and target attainment."""
+    anomalies = sum(1 for f in findings if f.about("observation", "item", item.id))
+    target_met = None
+    if stats.shortfall is not None:
+        target_met = not any(f.about("target", "item", item.id) for f in findings)
+    latest = stats.latest
+    return MetricResult(
+        item=item.id, counted_by=rule, frequency=stats.frequency,
+        periods_expected=stats.periods_expected, periods_reported=stats.periods_reported,
+        coverage=stats.coverage, observations_in_window=len(stats.window), bounds=stats.bounds,
+        lower=stats.lower, upper=stats.upper, mean=stats.mean, sigma=stats.sigma,
+        anomalies=anomalies, target=stats.target, better=stats.better,
+        latest_date=latest.date if latest else None,
+        latest_value=latest.value if latest else None, target_met=target_met)
+
+
+def _sla_result(window: Any, findings: tuple[Finding, ...]) -> ServiceLevelResult:
+    """A service level is breached when a finding rests on its fact; else met."""
+    sla = window.sla
+    rules = tuple(sorted({f.rule for f in findings if f.about("service_level", "sla", sla.id)}))
+    deciding = window.violations if rules else window.observations
+    return ServiceLevelResult(
+        id=sla.id, process=sla.process, provider=sla.provider,
+        metric=sla.metric or str(sla.metric_type), target=sla.target_text,
+        window=sla.window_text, status="breached" if rules else "met", rules=rules,
+        deciding=tuple((item_id, o.date, o.value) for item_id, o in deciding))
 
 
 def _judge_exclusions(bundle: Bundle, facts: dict[str, Fact],
@@ -140,8 +226,10 @@ class _World:
                  items: Sequence[EvidenceItem]) -> None:
         self.rulebook = rulebook
         self.catalogue = catalogue
+        self.facts = facts
         self.firings = tuple(firings)
         self.derived_by: dict[str, Firing] = {}
+        self.derivations: dict[str, list[Firing]] = defaultdict(list)
         self.evidence_of = evidence_of
         self.by_process: dict[str, list[Fact]] = defaultdict(list)
         for fact in facts.values():
@@ -149,6 +237,7 @@ class _World:
                 self.by_process[fact["process"]].append(fact)
         for firing in self.firings:
             derived = firing.derived_fact
+            self.derivations[derived["id"]].append(firing)
             if derived["id"] not in self.derived_by:
                 self.derived_by[derived["id"]] = firing
                 self.by_process[firing.process].append(derived)
@@ -175,17 +264,29 @@ class _World:
                 self.rejected[item.process].append(item)
 
     # -- provenance -------------------------------------------------------------
+    def fact(self, fact_id: str) -> Fact | None:
+        """Any fact of the evaluation by id: asserted, or derived by a firing."""
+        if fact_id in self.facts:
+            return self.facts[fact_id]
+        firing = self.derived_by.get(fact_id)
+        return firing.derived_fact if firing else None
+
+    def evidence_behind(self, fact_id: str) -> set[str]:
+        """The bundle items a fact rests on, following the firings that derived it."""
+        return self._evidence_behind(fact_id)
+
     def _evidence_behind(self, fact_id: str, seen: set[str] | None = None) -> set[str]:
         seen = seen if seen is not None else set()
         if fact_id in seen:
             return set()
         seen.add(fact_id)
-        firing = self.derived_by.get(fact_id)
-        if firing is None:
+        firings = self.derivations.get(fact_id)
+        if not firings:
             return set(self.evidence_of.get(fact_id, ()))
         found: set[str] = set()
-        for _, matched in firing.matched:
-            found |= self._evidence_behind(matched, seen)
+        for firing in firings:   # a keyed fact (one metric type) may be derived many times
+            for _, matched in firing.matched:
+                found |= self._evidence_behind(matched, seen)
         return found
 
     # -- capability -------------------------------------------------------------

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import EngineError, RuleError
-from .rules import Condition, Ref, Rule, Rulebook
+from .rules import FACT_TYPES, Condition, Ref, Rule, Rulebook
 
 Fact = dict[str, Any]
 SENTINEL_RULE = "ISM3-SESSION-OPEN"
@@ -59,6 +59,7 @@ class _Run:
     def __init__(self) -> None:
         self.firings: list[Firing] = []
         self.errors: list[str] = []
+        self.keyed: set[str] = set()     # ids of keyed derived facts already asserted
 
 
 _lock = threading.RLock()
@@ -221,6 +222,7 @@ def _make_action(rule: Rule, aliases: dict[str, str]) -> Callable[[Any], None]:
     """The action of one rule: record the firing, then assert the derived fact."""
     names = [(c.alias, aliases[c.alias]) for c in rule.when]
     then = rule.then
+    key_attrs = FACT_TYPES[rule.then_fact].key
     not_handled, observed = _exceptions()
 
     def action(c: Any) -> None:
@@ -232,12 +234,23 @@ def _make_action(rule: Rule, aliases: dict[str, str]) -> Callable[[Any], None]:
             return
         process = first["process"]
         pairs = tuple((alias, matched[engine_alias]["id"]) for alias, engine_alias in names)
-        basis = "\x1f".join(i for _, i in pairs).encode()
-        fact_id = f"{rule.then_fact}:{process}:{rule.id}:{hashlib.sha256(basis).hexdigest()[:16]}"
-        derived = {"id": fact_id, "t": rule.then_fact, "process": process,
-                   **{k: list(v) if isinstance(v, tuple) else v for k, v in then.items()}}
+        derived: dict[str, Any] = {"t": rule.then_fact, "process": process}
+        for key, value in then.items():
+            if isinstance(value, Ref):  # a value copied from a matched fact
+                value = matched[aliases[value.alias]].get(value.attr)
+            derived[key] = list(value) if isinstance(value, tuple) else value
+        if key_attrs:  # one fact per key, as many firings as derive it
+            fact_id = ":".join([rule.then_fact, process, *(str(derived.get(k)) for k in key_attrs)])
+        else:
+            basis = "\x1f".join(i for _, i in pairs).encode()
+            fact_id = f"{rule.then_fact}:{process}:{rule.id}:{hashlib.sha256(basis).hexdigest()[:16]}"
+        derived = {"id": fact_id, **derived}
         run.firings.append(Firing(rule.id, process, pairs, tuple(
             (k, tuple(v) if isinstance(v, list) else v) for k, v in derived.items())))
+        if key_attrs:
+            if fact_id in run.keyed:
+                return  # derived already: the firing is recorded, the fact is the same
+            run.keyed.add(fact_id)
         try:
             c.assert_fact(derived)
         except not_handled:

@@ -11,30 +11,34 @@ import hashlib
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .catalogue import Catalogue, load_catalogue
 from .errors import EvidenceError, did_you_mean
+from .specs import MetricSpec, ServiceLevel, parse_service_levels, parse_spec
 from .yamlio import DEFAULT_LIMITS, Limits, Node, load_yaml
 
 SCHEMA = "ism3-evidence/1"
 MANIFEST = "bundle.yaml"
-KINDS = ("documentation", "metric", "exclusion")
+KINDS = ("documentation", "metric", "exclusion", "role")
+ROLES = ("owner", "supervisor", "operator", "auditor", "customer")   # O-ISM3 SSP-4
 ORG_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
-TOP_KEYS = ("schema", "organization", "assessment", "evidence")
+TOP_KEYS = ("schema", "organization", "assessment", "evidence", "service_levels")
 ORG_KEYS = ("id", "name")
 ASSESSMENT_KEYS = ("period", "as_of")
 PERIOD_KEYS = ("start", "end")
 COMMON_ITEM_KEYS = ("id", "process", "kind")
 ITEM_KEYS = {
-    "documentation": COMMON_ITEM_KEYS + ("title", "path", "sha256"),
-    "metric": COMMON_ITEM_KEYS + ("metric_type", "name", "observations", "path"),
+    "documentation": COMMON_ITEM_KEYS + ("title", "path", "sha256", "date", "expires"),
+    "metric": COMMON_ITEM_KEYS + ("metric_type", "name", "observations", "path",
+                                  "specification"),
     "exclusion": COMMON_ITEM_KEYS + ("justification", "approver", "expires"),
+    "role": COMMON_ITEM_KEYS + ("role", "person", "title", "date", "expires"),
 }
 OBS_KEYS = ("date", "value")
 MAX_CSV_BYTES = 64 * 1024 * 1024
@@ -70,7 +74,18 @@ class EvidenceItem:
     # exclusion items (statement of applicability) only
     justification: str | None = None
     approver: str | None = None
+    # exclusion, documentation and role items: in force up to and including this date
     expires: date | None = None
+    specification: MetricSpec | None = None
+    observations_after_as_of: int = 0      # ignored: dated after the evaluation date
+    effective: date | None = None          # documentation/role: in force from this date
+    role: str | None = None
+    person: str | None = None
+
+    @property
+    def expired(self) -> bool:
+        """Whether a documentation or role item was rejected because it had expired."""
+        return self.status == "rejected" and (self.reason or "").startswith("expired on ")
 
     @property
     def accepted(self) -> bool:
@@ -90,10 +105,12 @@ class Bundle:
     period_end: date | None
     as_of: date | None
     items: tuple[EvidenceItem, ...] = field(default_factory=tuple)
+    service_levels: tuple[ServiceLevel, ...] = ()
 
     @property
     def judged_at(self) -> date | None:
-        """The date exclusions' expiry is judged at: `as_of`, else the period's end."""
+        """The date evidence is judged at (expiries, effective dates, observations):
+        `as_of`, else the period's end."""
         return self.as_of or self.period_end
 
 
@@ -134,8 +151,13 @@ def load_bundle(
     path: Path | str,
     catalogue: Catalogue | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    as_of: date | None = None,
 ) -> Bundle:
     """Read and validate the bundle at `path` (a folder or its bundle.yaml).
+
+    `as_of` replaces the bundle's own `assessment.as_of`: the bundle is judged as it
+    stood at that date (evidence effective later or expired by then is rejected,
+    observations dated after it are ignored).
 
     Raises:
         EvidenceError: the bundle cannot be read or is not valid ism3-evidence/1;
@@ -165,7 +187,8 @@ def load_bundle(
         )
         problems.raise_if_any()
     org_id, org_name = _organization(data, problems)
-    start, end, as_of = _assessment(data, problems)
+    start, end, declared_as_of = _assessment(data, problems)
+    as_of = as_of or declared_as_of
     raw_items = data.get("evidence")
     if raw_items is None:
         problems.add(data.line, "missing 'evidence' (a list, which may be empty)")
@@ -185,14 +208,22 @@ def load_bundle(
             continue
         seen[item_id] = raw.line
         parsed.append((raw, entry))
+    service_levels = parse_service_levels(
+        data.get("service_levels"), data.line_of("service_levels"),
+        lambda line, message, label: problems.add(line, f"{label}: {message}" if label
+                                                  else message),
+        catalogue.process_ids, lambda name: catalogue.metric_type(name).name,
+        {e["id"]: e["process"] for _, e in parsed if e["kind"] == "metric"})
     # Observation files are read only once the manifest itself is valid.
     _exclusion_dates(parsed, as_of or end, problems)
     problems.raise_if_any()
+    cutoff = as_of or end
     items = tuple(
-        _judge(raw, entry, root, manifest, start, end, problems) for raw, entry in parsed
+        _dated(_judge(raw, entry, root, manifest, start, end, problems, cutoff), cutoff)
+        for raw, entry in parsed
     )
     problems.raise_if_any()
-    return Bundle(root, manifest, org_id, org_name, start, end, as_of, items)
+    return Bundle(root, manifest, org_id, org_name, start, end, as_of, items, service_levels)
 
 
 def _kind(value: Any) -> str:
@@ -324,8 +355,22 @@ def _item_fields(raw: Any, index: int, list_line: int, catalogue: Catalogue,
         return None
     _unknown_keys(raw, ITEM_KEYS[kind], problems, label, f" for a {kind} item")
     entry: dict[str, Any] = {"id": item_id, "process": process, "kind": kind}
+    if kind in ("documentation", "role"):
+        entry["effective"] = _date_field(raw, "date", problems, label)
+        entry["expires"] = _date_field(raw, "expires", problems, label)
+        if entry["effective"] and entry["expires"] and entry["effective"] > entry["expires"]:
+            problems.add(raw.line_of("expires"), f"expires ({entry['expires']}) before its "
+                         f"date ({entry['effective']})", label)
     if kind == "exclusion":
         entry.update(_exclusion_fields(raw, problems, label))
+    elif kind == "role":
+        entry["title"] = _text(raw, "title", problems, label, required=False)
+        entry["role"] = _text(raw, "role", problems, label, required=True)
+        if entry["role"] is not None and entry["role"] not in ROLES:
+            problems.add(raw.line_of("role"), f"unknown role '{entry['role']}'"
+                         f"{did_you_mean(entry['role'], ROLES)}; allowed: {', '.join(ROLES)}",
+                         label)
+        entry["person"] = _text(raw, "person", problems, label, required=True)
     elif kind == "documentation":
         entry["title"] = _text(raw, "title", problems, label, required=False)
         entry["path"] = _text(raw, "path", problems, label, required=True)
@@ -346,6 +391,10 @@ def _item_fields(raw: Any, index: int, list_line: int, catalogue: Catalogue,
                              f"{did_you_mean(mtype, catalogue.metric_type_choices())}; allowed: "
                              + ", ".join(m.name for m in catalogue.metric_types), label)
         entry.update(_observation_source(raw, problems, label))
+        if "specification" in raw:
+            entry["specification"] = parse_spec(
+                raw["specification"], raw.line_of("specification"),
+                lambda line, message: problems.add(line, message, label))
     if len(problems.lines) > before or item_id is None:
         return None
     return entry
@@ -507,8 +556,25 @@ def read_csv_observations(path: Path, shown: str) -> Iterator[Observation]:
         raise ValueError(f"{shown}: malformed CSV: {exc}") from None
 
 
+def _dated(item: EvidenceItem, cutoff: date | None) -> EvidenceItem:
+    """Apply a documentation or role item's `date` and `expires` at the date `cutoff`.
+
+    (An exclusion's expiry is for the rules: rules/scope.yaml.)
+    """
+    if not item.accepted or cutoff is None or item.kind not in ("documentation", "role"):
+        return item
+    if item.effective is not None and item.effective > cutoff:
+        return replace(item, status="rejected",
+                       reason=f"not yet in force at {cutoff} (dated {item.effective})")
+    if item.expires is not None and item.expires < cutoff:
+        return replace(item, status="rejected",
+                       reason=f"expired on {item.expires} (as of {cutoff})")
+    return item
+
+
 def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
-           start: date | None, end: date | None, problems: _Problems) -> EvidenceItem:
+           start: date | None, end: date | None, problems: _Problems,
+           cutoff: date | None = None) -> EvidenceItem:
     """Decide whether one structurally valid item counts, and why not."""
     if entry["kind"] == "exclusion":
         # Whether an exclusion applies (expiry, mandatory processes) is for the rules.
@@ -517,7 +583,11 @@ def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
                             justification=entry["justification"], approver=entry["approver"],
                             expires=entry["expires"])
     common = dict(id=entry["id"], process=entry["process"], kind=entry["kind"], line=raw.line,
-                  title=entry.get("title"), path=entry.get("path"))
+                  title=entry.get("title"), path=entry.get("path"),
+                  effective=entry.get("effective"), expires=entry.get("expires"))
+    if entry["kind"] == "role":
+        return EvidenceItem(status="accepted", role=entry["role"], person=entry["person"],
+                            **common)
     if entry["kind"] == "documentation":
         real, reason = resolve_inside(root, entry["path"])
         if real is None:
@@ -534,6 +604,7 @@ def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
         return EvidenceItem(status="accepted", sha256=actual, **common)
 
     mtype = entry["metric_type"]
+    common["specification"] = entry.get("specification")
     observations = entry["observations"]
     if observations is None:
         real, reason = resolve_inside(root, entry["path"])
@@ -550,15 +621,20 @@ def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
             return EvidenceItem(status="rejected", metric_type=mtype,
                                 reason=f"observations file unreadable ({exc.strerror})", **common)
     observations = tuple(sorted(observations, key=lambda o: (o.date, o.value)))
-    in_period = sum(1 for o in observations
-                    if (start is None or o.date >= start) and (end is None or o.date <= end))
+    after = sum(1 for o in observations if cutoff is not None and o.date > cutoff)
+    window = [o for o in observations
+              if (start is None or o.date >= start) and (end is None or o.date <= end)]
+    in_period = sum(1 for o in window if cutoff is None or o.date <= cutoff)
     why: str | None
     if not observations:
         why = "no observations"
-    elif start is not None and in_period == 0:
+    elif start is not None and not window:
         why = f"no observation in period {start}..{end} ({len(observations)} outside it)"
+    elif in_period == 0:
+        why = f"no observation up to {cutoff} ({after} dated after it, ignored)"
     else:
         why = None
     return EvidenceItem(status="rejected" if why else "accepted", reason=why,
                         metric_type=mtype, observations=observations,
-                        observations_in_period=in_period, **common)
+                        observations_in_period=in_period, observations_after_as_of=after,
+                        **common)

@@ -10,7 +10,8 @@ from typing import Any
 
 from .digests import normalise
 from .evidence import EvidenceItem
-from .results import Assessment, Gap, NotCounted, ProcessResult, ProfileResult, Shortfall
+from .results import (Assessment, Finding, Gap, MetricResult, NotCounted, ProcessResult,
+                      ProfileResult, ServiceLevelResult, Shortfall)
 
 SCHEMA = "ism3-report/1"
 
@@ -74,7 +75,51 @@ def _profile(prof: ProfileResult) -> dict[str, Any]:
     }
 
 
-def _evidence(item: EvidenceItem) -> dict[str, Any]:
+def _metric(entry: dict[str, Any], item: EvidenceItem, metric: MetricResult | None) -> None:
+    """Per-metric additions: specification, what counted it, cadence, band, target."""
+    if item.specification is not None:
+        entry["specification"] = item.specification.as_dict()
+    if item.observations_after_as_of:
+        entry["observations_after_as_of"] = item.observations_after_as_of
+    if metric is None:
+        return
+    if metric.counted_by:
+        entry["counted_by"] = metric.counted_by
+    if metric.coverage is not None:
+        entry["cadence"] = {"frequency": metric.frequency,
+                            "periods_expected": metric.periods_expected,
+                            "periods_reported": metric.periods_reported,
+                            "coverage": metric.coverage}
+    if metric.bounds is not None:
+        band: dict[str, Any] = {"bounds": metric.bounds, "lower": metric.lower,
+                                "upper": metric.upper}
+        if metric.bounds == "control":
+            band.update({"mean": metric.mean, "sigma": metric.sigma, "sigma_kind": "sample",
+                         "samples": metric.observations_in_window})
+        band["anomalies"] = metric.anomalies
+        entry["band"] = band
+    if metric.target is not None:
+        entry["target"] = {"value": metric.target, "better": metric.better,
+                           "latest": metric.latest_value, "date": _date(metric.latest_date),
+                           "met": metric.target_met}
+
+
+def _finding(finding: Finding) -> dict[str, Any]:
+    return {"rule": finding.rule, "finding": finding.finding, "process": finding.process,
+            "message": finding.message, "evidence": list(finding.evidence),
+            "facts": {alias: {"fact": fact_type, **dict(attrs)}
+                      for alias, fact_type, attrs in finding.facts}}
+
+
+def _service_level(sla: ServiceLevelResult) -> dict[str, Any]:
+    return {"id": sla.id, "process": sla.process, "provider": sla.provider,
+            "metric": sla.metric, "target": sla.target, "window": sla.window,
+            "status": sla.status, "rules": list(sla.rules),
+            "observations": [{"item": i, "date": _date(d), "value": v}
+                             for i, d, v in sla.deciding]}
+
+
+def _evidence(item: EvidenceItem, metric: MetricResult | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": item.id, "status": item.status}
     if item.reason:
         entry["reason"] = item.reason
@@ -88,15 +133,23 @@ def _evidence(item: EvidenceItem) -> dict[str, Any]:
                       "expires": _date(item.expires)})
     elif item.kind == "documentation":
         entry["sha256"] = item.sha256
+    elif item.kind == "role":
+        entry.update({"role": item.role, "person": item.person})
     else:
         entry["metric_type"] = item.metric_type
         entry["observations"] = len(item.observations)
         entry["observations_in_period"] = item.observations_in_period
+        _metric(entry, item, metric)
+    if item.effective:
+        entry["date"] = _date(item.effective)
+    if item.expires:
+        entry["expires"] = _date(item.expires)
     return entry
 
 
 def to_document(assessment: Assessment) -> dict[str, Any]:
     """The ism3-report/1 document, with keys in a fixed order (byte-stable JSON)."""
+    metrics = {m.item: m for m in assessment.metrics}
     period = None
     if assessment.period_start or assessment.period_end:
         period = {"start": _date(assessment.period_start), "end": _date(assessment.period_end)}
@@ -115,7 +168,9 @@ def to_document(assessment: Assessment) -> dict[str, Any]:
                    "profiles": [{"id": p.id, "sha256": p.sha256} for p in assessment.profiles]},
         "processes": {p.id: _process(p, file_sha) for p in assessment.processes},
         "profiles": [_profile(p) for p in assessment.profiles],
-        "evidence": [_evidence(i) for i in assessment.evidence],
+        "evidence": [_evidence(i, metrics.get(i.id)) for i in assessment.evidence],
+        "findings": [_finding(f) for f in assessment.findings],
+        "service_levels": [_service_level(s) for s in assessment.service_levels],
     }
 
 

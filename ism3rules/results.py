@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from .digests import FileDigest
 from .evidence import EvidenceItem
@@ -102,6 +103,66 @@ class ProfileResult:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """Something a rule found worth attention (an anomaly, a breach, a conflict, a lapse).
+
+    `facts` holds, per condition of the rule, (alias, fact type, attributes) of the
+    fact it matched; `evidence` the bundle items those facts rest on.
+    """
+
+    rule: str
+    finding: str
+    process: str
+    message: str
+    evidence: tuple[str, ...]
+    facts: tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...]
+
+    def about(self, fact_type: str, attr: str, value: Any) -> bool:
+        """Whether a matched fact of `fact_type` has `attr` equal to `value`."""
+        return any(t == fact_type and dict(attrs).get(attr) == value
+                   for _, t, attrs in self.facts)
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """How one metric item was judged: cadence, band, target (all from rule firings)."""
+
+    item: str
+    counted_by: str | None                  # the rule that made it count
+    frequency: str | None
+    periods_expected: int | None
+    periods_reported: int | None
+    coverage: float | None
+    observations_in_window: int
+    bounds: str | None                      # "threshold", "control" or None
+    lower: float | None
+    upper: float | None
+    mean: float | None
+    sigma: float | None
+    anomalies: int                          # findings raised on its observations
+    target: float | None
+    better: str | None
+    latest_date: date | None
+    latest_value: float | None
+    target_met: bool | None                 # None: no target or no observation
+
+
+@dataclass(frozen=True)
+class ServiceLevelResult:
+    """A service level, met or breached, with the observations that decided it."""
+
+    id: str
+    process: str
+    provider: str | None
+    metric: str
+    target: str
+    window: str
+    status: str                             # "met" or "breached"
+    rules: tuple[str, ...]                  # the rules whose findings breached it
+    deciding: tuple[tuple[str, date, float], ...]   # (item, date, value)
+
+
+@dataclass(frozen=True)
 class Assessment:
     """Everything one evaluation found, ready for any formatter."""
 
@@ -118,3 +179,6 @@ class Assessment:
     evidence: tuple[EvidenceItem, ...]
     bundle_sha256: str = ""                  # manifest and referenced files (digests.py)
     bundle_files: tuple[FileDigest, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    metrics: tuple[MetricResult, ...] = ()
+    service_levels: tuple[ServiceLevelResult, ...] = ()

@@ -8,6 +8,7 @@ Every rule carries the metadata that explains it: id, title, section, rationale.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,13 +37,20 @@ class FactType:
     derived: bool
     label: str | None = None
     lists: tuple[str, ...] = ()
+    derived_from: tuple[str, ...] = ()   # an input fact a rule may derive from these only
+    # Derived facts of this type with equal values of these attributes are one fact,
+    # however many firings derive it (empty: every firing derives its own fact).
+    key: tuple[str, ...] = ()
 
 
 # Every fact is about one process. Input facts come from evidence and profiles;
-# derived facts are asserted by rules.
+# derived facts are asserted by rules. `metric` is both: rules derive it from
+# `metric_report` (rules/evidence.yaml) and only from it; a rules folder with no
+# rule deriving it gets the version-1 meaning (one metric fact per accepted item).
 FACT_TYPES: dict[str, FactType] = {
     "documentation": FactType(attrs=("process",), derived=False),
-    "metric": FactType(attrs=("process", "metric_type"), derived=False, label="metric_type"),
+    "metric": FactType(attrs=("process", "metric_type"), derived=False, label="metric_type",
+                       derived_from=("metric_report",), key=("metric_type",)),
     "requirement": FactType(attrs=("process", "profile", "level", "min_rank", "mandatory"),
                             derived=False),
     # An exclusion from scope (statement of applicability): `dated` 1 when it has an
@@ -53,10 +61,42 @@ FACT_TYPES: dict[str, FactType] = {
     "requirement_met": FactType(attrs=("process",), derived=True),
     "exclusion_valid": FactType(attrs=("process",), derived=True),
     "requirement_excluded": FactType(attrs=("process",), derived=True),
+    # Metric evidence (issue 3): one per metric item that has an observation in the
+    # period; `has_frequency` is 1 when the metric declares a frequency and the
+    # assessment has a period, `coverage` then is the share of reporting periods
+    # with an observation (else 1.0).
+    "metric_report": FactType(attrs=("process", "metric_type", "item", "frequency",
+                                     "has_frequency", "coverage", "periods_expected",
+                                     "periods_reported", "outside_thresholds",
+                                     "outside_control_limits"), derived=False),
+    # One per in-period observation outside its metric's band: `bounds` is
+    # "threshold" (declared) or "control" (mean +- 3 sample sigma, `samples` points);
+    # `above`/`below` say by how much it lies beyond the upper/lower bound.
+    "observation": FactType(attrs=("process", "metric_type", "item", "date", "value",
+                                   "bounds", "lower", "upper", "above", "below",
+                                   "samples"), derived=False),
+    # One per metric with a target: `shortfall` > 0 when the latest in-period value
+    # is on the wrong side of the target (direction `better`: higher or lower).
+    "target": FactType(attrs=("process", "metric_type", "item", "target", "better",
+                              "latest", "date", "shortfall"), derived=False),
+    # One per declared service level: observations in its window, how many violate it.
+    "service_level": FactType(attrs=("process", "sla", "metric", "target", "window",
+                                     "observations", "violations"), derived=False),
+    # One per accepted role item (SSP-4 division of duties).
+    "role": FactType(attrs=("process", "role", "person", "item"), derived=False),
+    # One per documentation or role item expired at the evaluation date.
+    "expired": FactType(attrs=("process", "item", "kind", "expires", "as_of"), derived=False),
+    # Findings: raised by rules, reported with the rule id and the evidence they rest on.
+    # `message` is a template: {alias.attribute} is replaced by a matched fact's value.
+    "finding": FactType(attrs=("process", "finding", "message"), derived=True),
 }
 
 # Attributes whose values are whole numbers (never names) in every fact type.
 INT_ATTRS = ("rank", "min_rank", "level", "mandatory", "dated", "days_left")
+# Attributes whose values are names, never numbers.
+NAME_ATTRS = ("capability", "metric_type", "process", "profile", "item", "role", "person",
+              "finding", "message", "bounds", "frequency", "better", "kind", "sla", "metric")
+TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
 
 # Comparison operators a condition may use, mapped to the engine's own.
 OPERATORS: dict[str, str] = {
@@ -83,7 +123,7 @@ class Test:
 
     attr: str
     op: str
-    value: str | int | Ref
+    value: str | int | float | Ref
 
 
 @dataclass(frozen=True)
@@ -141,6 +181,10 @@ class Rulebook:
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id. Raises KeyError."""
         return {r.id: r for r in self.rules}[rule_id]
+
+    def using(self, fact: str) -> tuple[Rule, ...]:
+        """Rules with a condition on `fact`."""
+        return tuple(r for r in self.rules if any(c.fact == fact for c in r.when))
 
     def deriving(self, fact: str, **attrs: Any) -> tuple[Rule, ...]:
         """Rules whose `then` derives `fact` with these attribute values."""
@@ -243,9 +287,14 @@ def _rule(raw: Any, path: Path, catalogue: Catalogue) -> Rule:
     if not isinstance(then, Node) or "fact" not in then:
         raise fail("then", "'then' must be a mapping with 'fact' and its attributes")
     then_fact = then["fact"]
-    if then_fact not in FACT_TYPES or not FACT_TYPES[then_fact].derived:
+    if then_fact not in FACT_TYPES or not (
+            FACT_TYPES[then_fact].derived
+            or any(c.fact in FACT_TYPES[then_fact].derived_from for c in conditions)):
         derived = [k for k, v in FACT_TYPES.items() if v.derived]
-        raise fail("then", f"'then' may derive only {', '.join(derived)}; not {then_fact!r}")
+        also = [f"{k} (from {', '.join(v.derived_from)})" for k, v in FACT_TYPES.items()
+                if v.derived_from]
+        raise fail("then", f"'then' may derive only {', '.join(derived + also)}; "
+                   f"not {then_fact!r}")
     ftype = FACT_TYPES[then_fact]
     attrs: dict[str, Any] = {}
     for key, value in then.items():
@@ -256,11 +305,18 @@ def _rule(raw: Any, path: Path, catalogue: Catalogue) -> Rule:
                 raise fail("then", f"'{key}' must be a list of names")
             attrs[key] = tuple(value)
         elif key in ftype.attrs and key not in ("process", "rank"):
-            attrs[key] = _literal(then_fact, key, value, lambda m: fail("then", m), catalogue)
+            if isinstance(value, Node) and set(value) == {"ref"}:
+                attrs[key] = _ref(value["ref"], conditions, fail)
+            else:
+                attrs[key] = _literal(then_fact, key, value, lambda m: fail("then", m), catalogue)
+            if key == "message":
+                _check_template(str(attrs[key]), conditions, fail)
         else:
             allowed = [a for a in ftype.attrs + ftype.lists if a not in ("process", "rank")]
             raise fail("then", f"unknown attribute '{key}' for a {then_fact} fact"
                        f"{did_you_mean(key, allowed)}")
+    if then_fact == "finding" and not {"finding", "message"} <= set(attrs):
+        raise fail("then", "a finding needs 'finding' (its kind) and 'message' (a template)")
     if then_fact == "capability":
         if "capability" not in attrs:
             raise fail("then", "a derived capability needs 'capability'")
@@ -277,10 +333,14 @@ def _rule(raw: Any, path: Path, catalogue: Catalogue) -> Rule:
     )
 
 
-def _literal(fact: str, attr: str, value: Any, fail: Any, catalogue: Catalogue) -> str | int:
+def _literal(fact: str, attr: str, value: Any, fail: Any,
+             catalogue: Catalogue) -> str | int | float:
     """Validate and normalize a literal attribute value (names to canonical spelling)."""
+    if (isinstance(value, float) and math.isfinite(value)
+            and attr not in NAME_ATTRS + INT_ATTRS):
+        return value
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise fail(f"'{attr}' must be a name or a whole number, not {value!r}")
+        raise fail(f"'{attr}' must be a name or a number, not {value!r}")
     try:
         if attr == "capability":
             return catalogue.capability(str(value)).name
@@ -321,7 +381,9 @@ def _condition(raw: Any, earlier: list[Condition], fail: Any, catalogue: Catalog
         if attr == "process":
             raise fail("when", "conditions are always about the rule's process; "
                        "do not test 'process'")
-        if isinstance(spec, Node):
+        if isinstance(spec, Node) and set(spec) == {"ref"}:  # `attr: {ref: a.b}`: a join
+            tests.append(Test(attr, "eq", _ref(spec["ref"], earlier, fail)))
+        elif isinstance(spec, Node):
             if len(spec) != 1:
                 raise fail("when", f"'{attr}' takes one comparison, e.g. {{gte: 3}}")
             op, operand = next(iter(spec.items()))
@@ -329,7 +391,7 @@ def _condition(raw: Any, earlier: list[Condition], fail: Any, catalogue: Catalog
                 raise fail("when", f"unknown operator '{op}'{did_you_mean(str(op), OPERATORS)}; "
                            f"known: {', '.join(OPERATORS)}")
             if isinstance(operand, Node) and set(operand) == {"ref"}:
-                value: str | int | Ref = _ref(operand["ref"], earlier, fail)
+                value: str | int | float | Ref = _ref(operand["ref"], earlier, fail)
             else:
                 value = _literal(fact, attr, operand, lambda m: fail("when", m), catalogue)
             tests.append(Test(attr, op, value))
@@ -349,3 +411,9 @@ def _ref(text: Any, earlier: list[Condition], fail: Any) -> Ref:
     if attr not in FACT_TYPES[match[0].fact].attrs:
         raise fail("when", f"ref {text!r}: a {match[0].fact} fact has no '{attr}'")
     return Ref(alias, attr)
+
+
+def _check_template(text: str, conditions: list[Condition], fail: Any) -> None:
+    """Every `{alias.attribute}` of a message template must name a condition's attribute."""
+    for field_text in TEMPLATE_FIELD.findall(text):
+        _ref(field_text, conditions, lambda _key, message: fail("then", f"message: {message}"))

@@ -85,6 +85,125 @@ def test_maturity_case(case: dict[str, Any], tmp_path: Path) -> None:
         assert lvl.met == (not lvl.gaps)
 
 
+# -- bundle-shaped cases (tests/cases/{evidence,monitoring,service-levels,duties}.yaml) ----
+# A case is a small bundle written as data: `period`, `as_of`, `evidence` (items as in
+# bundle.yaml; a metric may give `series: {start, step_days, values}` instead of
+# observations; documentation files are created), `service_levels`; and `expect`:
+#   rules: the rules of this case file's rule file that fired (sorted)
+#   capability: {process: capability}
+#   evidence: {item: {key: value}} (a subset of the report's entry; `reason` is a regex)
+#   findings: [{rule, process, message (regex), evidence}] in report order, all of them
+#   service_levels: {id: {key: value}} (a subset of the report's entry)
+# A case may give `facts` (asserted as they are, `t` naming the fact type) instead of a
+# bundle, for conditions no bundle reaches; `expect` then has `rules` and `messages`.
+BUNDLE_CASE_FILES = [p.name for p in CASE_FILES if _load(p.name).get("shape") == "bundle"]
+
+
+def _bundle_cases() -> list[Any]:
+    return [pytest.param(name, case, id=f"{name[:-5]}:{case['name']}")
+            for name in BUNDLE_CASE_FILES for case in _load(name)["cases"]]
+
+
+def _series(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    from datetime import date, timedelta
+
+    start = date.fromisoformat(str(spec["start"]))
+    values = spec["values"] if "values" in spec else [spec.get("value", 1)] * spec["count"]
+    return [{"date": (start + timedelta(days=spec.get("step_days", 7) * n)).isoformat(),
+             "value": v} for n, v in enumerate(values)]
+
+
+def _write_case_bundle(root: Path, case: dict[str, Any]) -> Path:
+    (root / "docs").mkdir(parents=True)
+    items = []
+    for raw in case.get("evidence", []):
+        item = dict(raw)
+        if item["kind"] == "documentation":
+            item.setdefault("path", f"docs/{item['id']}.md")
+            (root / item["path"]).write_text(f"# {item['id']}\n")
+        if "series" in item:
+            item["observations"] = _series(item.pop("series"))
+        items.append(item)
+    doc: dict[str, Any] = {"schema": "ism3-evidence/1",
+                           "organization": {"id": "case", "name": "Case"}}
+    if "period" in case or "as_of" in case:
+        doc["assessment"] = {}
+        if "period" in case:
+            doc["assessment"]["period"] = case["period"]
+        if "as_of" in case:
+            doc["assessment"]["as_of"] = case["as_of"]
+    doc["evidence"] = items
+    if "service_levels" in case:
+        doc["service_levels"] = case["service_levels"]
+    (root / "bundle.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    return root
+
+
+def _subset(actual: dict[str, Any], expected: dict[str, Any], where: str) -> None:
+    import re
+
+    for key, value in expected.items():
+        assert key in actual, f"{where}: no '{key}' in {actual}"
+        if key in ("reason", "message"):
+            assert re.search(value, actual[key]), f"{where}: {key} {actual[key]!r} !~ {value!r}"
+        elif isinstance(value, dict) and isinstance(actual[key], dict):
+            _subset(actual[key], value, f"{where}.{key}")
+        else:
+            assert actual[key] == value, f"{where}.{key}: {actual[key]!r} != {value!r}"
+
+
+@pytest.mark.parametrize("file_name, case", _bundle_cases())
+def test_bundle_case(file_name: str, case: dict[str, Any], tmp_path: Path) -> None:
+    from ism3rules.report import to_document
+
+    book = load_rulebook()
+    rules_file = _load(file_name)["rules_file"]
+    own = {r.id for f in book.files if f.path.name == rules_file for r in f.rules}
+    if "facts" in case:   # facts asserted as they are: for conditions no bundle can reach
+        _facts_case(book, own, case)
+        return
+    root = _write_case_bundle(tmp_path / "bundle", case)
+    result = assess(load_bundle(root), [], book)
+    doc = to_document(result)
+    expect = case["expect"]
+    fired = {f.rule for f in result.findings}
+    fired |= {m.counted_by for m in result.metrics if m.counted_by}
+    fired |= {r for p in result.processes for r in p.rules}
+    assert sorted(fired & own) == expect["rules"]
+    for process, capability in expect.get("capability", {}).items():
+        assert doc["processes"][process]["capability"] == capability, process
+    entries = {e["id"]: e for e in doc["evidence"]}
+    for item, want in expect.get("evidence", {}).items():
+        _subset(entries[item], want, item)
+    if "findings" in expect:
+        assert len(doc["findings"]) == len(expect["findings"]), doc["findings"]
+        for n, (got, want) in enumerate(zip(doc["findings"], expect["findings"], strict=True)):
+            _subset(got, want, f"finding #{n + 1}")
+    slas = {s["id"]: s for s in doc["service_levels"]}
+    for sla, want in expect.get("service_levels", {}).items():
+        _subset(slas[sla], want, sla)
+    # the contract: every item appears exactly once
+    assert [e["id"] for e in doc["evidence"]] == [i["id"] for i in case.get("evidence", [])]
+
+
+def _facts_case(book: Any, own: set[str], case: dict[str, Any]) -> None:
+    import re
+
+    from ism3rules.assessment import compile_rulebook
+    from ism3rules.findings import render
+
+    facts = [{"id": f"case:{n}", **fact} for n, fact in enumerate(case["facts"])]
+    firings = compile_rulebook(book).run(facts)
+    by_id = {f["id"]: f for f in facts}
+    assert sorted({f.rule_id for f in firings} & own) == case["expect"]["rules"]
+    messages = [render(f.derived_fact["message"], {a: by_id[i] for a, i in f.matched})
+                for f in firings if f.derived_fact["t"] == "finding"]
+    expected = case["expect"]["messages"]
+    assert len(messages) == len(expected), messages
+    for got, want in zip(messages, expected, strict=True):
+        assert re.search(want, got), (got, want)
+
+
 def test_every_rule_file_has_cases_and_every_rule_is_exercised() -> None:
     book = load_rulebook()
     covered_files = {_load(p.name)["rules_file"] for p in CASE_FILES}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from conftest import ROOT
 from ism3rules.api import evaluate_bundle
 
@@ -55,3 +57,53 @@ def test_every_item_is_reported_exactly_once() -> None:
         doc = evaluate_bundle(ROOT / "evidence" / name)
         assert [e["id"] for e in doc["evidence"]] == [i["id"] for i in manifest["evidence"]]
         assert len(doc["processes"]) == 45
+
+
+def test_samples_report_cadence_bands_targets_service_levels_and_findings() -> None:
+    """Each kind of finding appears on a shipped sample, with the rule and its evidence."""
+    north = evaluate_bundle(ROOT / "evidence" / "northwind")
+    harbor = evaluate_bundle(ROOT / "evidence" / "harbor-clinic")
+    found = {(f["rule"], f["process"], tuple(f["evidence"]))
+             for doc in (north, harbor) for f in doc["findings"]}
+    assert found == {
+        # northwind: MET-OSP10-UNA declares an upper threshold of 2.18 (two weeks at 2.19)
+        ("MON-ABOVE-THRESHOLD", "OSP-10", ("MET-OSP10-UNA",)),
+        # ... and a target of 2 hours, lower being better: the latest week had 2.01
+        ("MON-TARGET-MISSED", "OSP-10", ("MET-OSP10-UNA",)),
+        # OSP-12's load has no thresholds: 98.5 on 2026-04-12 lies above mean + 3 sigma
+        # (71.1742 + 3 * 6.7952 = 91.5598, 26 observations)
+        ("MON-ABOVE-CONTROL", "OSP-12", ("MET-OSP12-LOA",)),
+        # harbor: the last 4 unavailability values 2.2, 2.02, 2.14, 2.17 against <= 2.1
+        ("SLA-BREACHED", "OSP-10", ("MET-OSP10-UNA",)),
+        # harbor: the practice manager owns and audits access control
+        ("DOD-OWNER-AUDITOR", "OSP-11", ("ROLE-OSP11-AUDITOR", "ROLE-OSP11-OWNER")),
+        # harbor: the 2024 malware procedure expired on 2025-12-31
+        ("EVD-EXPIRED", "OSP-17", ("DOC-OSP17-2024",)),
+    }
+    assert sum(f["rule"] == "MON-ABOVE-THRESHOLD" for f in north["findings"]) == 2
+    control = next(e for e in north["evidence"] if e["id"] == "MET-OSP12-LOA")["band"]
+    assert (control["bounds"], control["upper"], control["anomalies"]) == ("control", 91.559826, 1)
+    entries = {e["id"]: e for e in north["evidence"] + harbor["evidence"]}
+    assert entries["MET-OSP3-ACT"]["target"]["met"] is True            # 32.84 >= 30
+    assert entries["MET-OSP3-ACT"]["counted_by"] == "EVD-METRIC-CADENCE"
+    # weekly over 2026-01-01..06-30 touches ISO weeks 1..27; Sundays 01-04..06-28 fill 26
+    assert entries["MET-OSP3-ACT"]["cadence"] == {"frequency": "weekly", "periods_expected": 27,
+                                                  "periods_reported": 26, "coverage": 0.962963}
+    assert entries["MET-OSP12-ACT"]["reason"] == (
+        "reported in 2 of 6 monthly periods: coverage 0.333333 < 0.8 required by rule "
+        "EVD-METRIC-CADENCE")
+    assert [s["status"] for s in north["service_levels"]] == ["met"]
+    assert [(s["status"], [o["value"] for o in s["observations"]])
+            for s in harbor["service_levels"]] == [("breached", [2.2, 2.14, 2.17])]
+
+
+def test_as_of_rejudges_a_sample_at_a_past_date() -> None:
+    """Before DOC-OSP5 took effect, OSP-5 has no documentation and so no capability."""
+    doc = evaluate_bundle(ROOT / "evidence" / "harbor-clinic", as_of=date(2026, 2, 1))
+    assert doc["assessment"]["as_of"] == "2026-02-01"
+    entries = {e["id"]: e for e in doc["evidence"]}
+    assert entries["DOC-OSP5"]["reason"] == "not yet in force at 2026-02-01 (dated 2026-03-01)"
+    assert doc["processes"]["OSP-5"]["capability"] == "none"
+    assert entries["DOC-OSP17-2024"]["reason"] == "expired on 2025-12-31 (as of 2026-02-01)"
+    # every observation of the period lies after 2026-02-01
+    assert entries["MET-OSP5-ACT"]["status"] == "rejected"

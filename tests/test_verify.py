@@ -34,7 +34,7 @@ def copied(tmp_path: Path) -> tuple[Path, Path]:
 def test_unchanged_bundle_matches(copied: tuple[Path, Path]) -> None:
     bundle, report = copied
     out = run(["verify", str(report), str(bundle)], 0)
-    assert "MATCH" in out and "7 bundle files checked" in out
+    assert "MATCH" in out and "8 bundle files checked" in out
 
 
 def test_changed_document_is_a_mismatch(copied: tuple[Path, Path]) -> None:

@@ -196,7 +196,8 @@ def _result(document: dict[str, Any], prof: dict[str, Any] | None, seed: tuple[s
         if not isinstance(extra, dict):
             continue
         pid = text(extra.get("process"))
-        label = text(extra.get("title") or extra.get("message") or extra.get("kind")
+        kind = extra.get("finding") or extra.get("kind")
+        label = text(extra.get("title") or extra.get("message") or kind
                      or extra.get("rule") or f"finding {number}")
         finding = {
             "uuid": stable_uuid(*prefix, "finding", str(number), text(extra.get("id"))),
@@ -204,7 +205,7 @@ def _result(document: dict[str, Any], prof: dict[str, Any] | None, seed: tuple[s
             "description": md(" ".join(f"{k}: {text(v)}." for k, v in extra.items()
                                        if isinstance(v, (str, int, float, list)) and v != "")
                               or label),
-            "props": _props(("rule", extra.get("rule")), ("kind", extra.get("kind"))),
+            "props": _props(("rule", extra.get("rule")), ("kind", kind)),
             "target": {"type": "objective-id", "target-id": control_id(pid) if pid else "isms",
                        "status": {"state": "not-satisfied"}},
         }

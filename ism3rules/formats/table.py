@@ -87,5 +87,59 @@ def render_table(document: dict[str, Any]) -> str:
         out.append(tabulate([[e["id"], e["process"], e["reason"]] for e in rejected],
                             headers=["rejected item", "process", "reason"], tablefmt="simple",
                             disable_numparse=True))
+    out.extend(_metric_sections(document))
     # A bundle may carry terminal control sequences (YAML "\e"); a terminal must not run them.
     return strip_controls("\n".join(out)) + "\n"
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _metric_sections(document: dict[str, Any]) -> list[str]:
+    """Specified metrics (cadence, band, target), service levels and findings."""
+    out: list[str] = []
+    specified = [e for e in document["evidence"] if e.get("specification")]
+    if specified:
+        rows = []
+        for e in specified:
+            cadence = e.get("cadence")
+            band = e.get("band")
+            target = e.get("target")
+            rows.append([
+                e["id"], e["process"],
+                f"{cadence['frequency']} {cadence['periods_reported']}/"
+                f"{cadence['periods_expected']} = {_num(cadence['coverage'])}" if cadence else "-",
+                "counted" if e["status"] == "accepted" else "not counted",
+                f"{band['bounds']} {_num(band['lower'])}..{_num(band['upper'])}"
+                + (f" ({band['samples']} obs)" if band["bounds"] == "control" else "")
+                if band else "-",
+                (f"{_num(target['latest'])} vs {_num(target['value'])} ({target['better']} "
+                 f"better): {'met' if target['met'] else 'missed' if target['met'] is False else '-'}")
+                if target else "-"])
+        out.append("")
+        out.append("Metric specifications")
+        out.append(tabulate(rows, headers=["metric", "process", "cadence (coverage)", "status",
+                                           "band", "target (latest)"],
+                            tablefmt="simple", disable_numparse=True))
+    if document.get("service_levels"):
+        out.append("")
+        out.append("Service levels")
+        out.append(tabulate(
+            [[s["id"], s["process"], s["provider"] or "-", f"{s['metric']} {s['target']}",
+              s["window"], s["status"],
+              ", ".join(f"{o['date']}={_num(o['value'])}" for o in s["observations"][-6:])
+              + (f" (+{len(s['observations']) - 6})" if len(s["observations"]) > 6 else "")]
+             for s in document["service_levels"]],
+            headers=["service level", "process", "provider", "target", "window", "status",
+                     "deciding observations"],
+            tablefmt="simple", disable_numparse=True, maxcolwidths=[None] * 6 + [60]))
+    findings = document.get("findings", [])
+    out.append("")
+    out.append(f"Findings: {len(findings)}")
+    if findings:
+        out.append(tabulate([[f["rule"], f["process"], f["message"], ", ".join(f["evidence"])]
+                             for f in findings],
+                            headers=["rule", "process", "finding", "evidence"], tablefmt="simple",
+                            disable_numparse=True, maxcolwidths=[None, None, 80, None]))
+    return out

@@ -1,0 +1,113 @@
+"""Findings: the `finding` facts rules derive, turned into sorted, explained results.
+
+A finding rule's `then` carries a kind (`finding`) and a message template whose
+`{alias.attribute}` fields are filled from the facts the rule matched. Nothing
+here decides what is a finding; it only reads firings. This module also says, in
+words, which condition of which rule a fact failed (used to explain why a metric
+report did not count).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .engine import Firing
+from .results import Finding
+from .rules import TEMPLATE_FIELD, Ref, Rulebook
+
+Fact = dict[str, Any]
+_HIDDEN = ("id", "t", "sid", "process")
+_NEGATED = {"eq": "!=", "ne": "==", "gt": "<=", "gte": "<", "lt": ">=", "lte": ">"}
+_COMPARE = {
+    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b, "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b,
+}
+
+
+def show(value: Any) -> str:
+    """A value as a person reads it: numbers without trailing zeros."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def render(template: str, matched: Mapping[str, Fact]) -> str:
+    """Fill `{alias.attribute}` fields from the matched facts (unknown ones stay '?')."""
+    def field(match: Any) -> str:
+        alias, _, attr = match.group(1).partition(".")
+        value = matched.get(alias, {}).get(attr)
+        return "?" if value is None else show(value)
+
+    return TEMPLATE_FIELD.sub(field, template)
+
+
+def collect_findings(firings: Iterable[Firing], fact_of: Callable[[str], Fact | None],
+                     evidence_behind: Callable[[str], set[str]]) -> tuple[Finding, ...]:
+    """Every finding derived in an evaluation, deterministic and sorted.
+
+    `fact_of(id)` gives any fact (asserted or derived) by id; `evidence_behind(id)`
+    the bundle items a derived fact rests on.
+    """
+    found: dict[tuple[Any, ...], Finding] = {}
+    for firing in firings:
+        derived = firing.derived_fact
+        if derived.get("t") != "finding":
+            continue
+        matched = {alias: fact_of(fact_id) or {} for alias, fact_id in firing.matched}
+        finding = Finding(
+            rule=firing.rule_id,
+            finding=str(derived.get("finding", "")),
+            process=firing.process,
+            message=render(str(derived.get("message", "")), matched),
+            evidence=tuple(sorted(evidence_behind(derived["id"]))),
+            facts=tuple((alias, str(fact.get("t", "")),
+                         tuple((k, v) for k, v in sorted(fact.items()) if k not in _HIDDEN))
+                        for alias, fact in matched.items()),
+        )
+        found[(finding.process, finding.rule, finding.message, finding.evidence)] = finding
+    return tuple(found[key] for key in sorted(found))
+
+
+def unmet_reason(fact: Fact, derives: str, rulebook: Rulebook) -> str:
+    """Why no rule derived a `derives` fact from `fact`, read off the rules' conditions.
+
+    An attribute the rules test for equality with different values (e.g.
+    `has_frequency: 0` in one rule, `1` in another) sorts facts between the rules:
+    only the rules whose such tests the fact passes are meant for it. The other
+    tests it fails are named, e.g. "coverage 0.19 < 0.8 required by rule
+    EVD-METRIC-CADENCE".
+    """
+    conditions = [(rule, cond) for rule in rulebook.deriving(derives)
+                  for cond in rule.when if cond.fact == fact.get("t")]
+    values: dict[str, set[Any]] = {}
+    for _, cond in conditions:
+        for test in cond.tests:
+            if test.op == "eq" and not isinstance(test.value, Ref):
+                values.setdefault(test.attr, set()).add(test.value)
+    selectors = {attr for attr, seen in values.items() if len(seen) > 1}
+    reasons: list[str] = []
+    for rule, cond in conditions:
+        literal = [t for t in cond.tests if not isinstance(t.value, Ref)]
+        if not all(_holds(fact, t.attr, t.op, t.value) for t in literal
+                   if t.op == "eq" and t.attr in selectors):
+            continue   # this rule is for other facts of the type
+        failed = [f"{t.attr} {show(fact.get(t.attr, 'missing'))} {_NEGATED[t.op]} "
+                  f"{show(t.value)}" for t in literal
+                  if not (t.op == "eq" and t.attr in selectors)
+                  and not _holds(fact, t.attr, t.op, t.value)]
+        if failed:
+            reasons.append(f"{' and '.join(failed)} required by rule {rule.id}")
+    if reasons:
+        return "; ".join(reasons)
+    names = ", ".join(r.id for r in rulebook.deriving(derives)) or "none"
+    return f"no rule counts it (rules deriving {derives}: {names})"
+
+
+def _holds(fact: Fact, attr: str, op: str, value: Any) -> bool:
+    if attr not in fact:
+        return False
+    try:
+        return bool(_COMPARE[op](fact[attr], value))
+    except TypeError:
+        return False
