@@ -438,5 +438,65 @@ def export_oscal_catalog(output: Path | None) -> None:
     _write(render_oscal_catalog(load_catalogue(), __version__), output)
 
 
+BATCH_FORMAT_CHOICES = ("table", "json", "csv")   # literal, as FORMAT_CHOICES
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path),
+                metavar="PATH...")
+@click.option("--profile", "-p", "profile_refs", multiple=True, metavar="ID|PATH",
+              help="Maturity profile, as for `evaluate`. Repeatable. Default: every shipped "
+                   "profile.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes. Default: one per CPU core; 1 evaluates in this process.")
+@click.option("--format", "-f", "fmt", type=click.Choice(BATCH_FORMAT_CHOICES), default="table",
+              show_default=True, help="Format of the summary.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the summary to this file (atomically) instead of stdout.")
+@click.option("--reports-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write each bundle's report here, as `evaluate -f json` would "
+                   "(file name: the bundle's folder name).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@rules_dir_option
+def batch(paths: tuple[Path, ...], profile_refs: tuple[str, ...], jobs: int | None, fmt: str,
+          output: Path | None, reports_dir: Path | None, quiet: bool,
+          rules_dir: Path | None) -> None:
+    """Evaluate many bundles: each PATH is a bundle or a folder of bundles.
+
+    Bundles are evaluated in worker processes and listed sorted by path, with the
+    maturity level each reaches against each profile; a bundle that cannot be read is
+    listed with its error and the others go on. Exit 0 when every bundle was evaluated,
+    2 when some bundle (or an option) has an input error, 3 on an internal error.
+    """
+    from ism3rules.batch import INPUT_ERROR, run_batch, to_summary
+    from ism3rules.formats.batch_formats import BATCH_FORMATS
+
+    stderr = sys.stderr
+    show_bar = not quiet and stderr.isatty()
+    bar_cm: Any = None
+    bar: Any = None
+
+    def progress(done: int, total: int, _outcome: Any) -> None:
+        nonlocal bar_cm, bar
+        if not show_bar:
+            return
+        if bar is None:
+            bar_cm = click.progressbar(length=total, label="Evaluating", file=stderr,
+                                       show_pos=True)
+            bar = bar_cm.__enter__()
+        bar.update(1)
+
+    try:
+        result = run_batch(paths, profile_refs, rules_dir, jobs, reports_dir, progress)
+    finally:
+        if bar_cm is not None:
+            bar_cm.__exit__(None, None, None)
+    _write(BATCH_FORMATS[fmt](to_summary(result)), output)
+    if result.has_internal_errors:
+        sys.exit(EXIT_INTERNAL)
+    if any(o.error_kind == INPUT_ERROR for o in result.failed):
+        sys.exit(EXIT_INPUT)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -3,17 +3,59 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from .assessment import assess
-from .catalogue import load_catalogue
+from .catalogue import Catalogue, load_catalogue
 from .evidence import load_bundle
-from .profiles import list_shipped, resolve_profile
+from .profiles import Profile, list_shipped, resolve_profile
 from .report import to_document
 from .results import Assessment
-from .rules import load_rulebook
+from .rules import Rulebook, load_rulebook
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything an evaluation needs besides the bundle; load once, evaluate many."""
+
+    catalogue: Catalogue
+    rulebook: Rulebook
+    profiles: tuple[Profile, ...]
+
+
+def load_inputs(profile_refs: Sequence[str] = (), rules_dir: Path | None = None) -> Inputs:
+    """The catalogue, the rulebook and the profiles (default: every shipped one).
+
+    Raises:
+        ProfileError, RuleError: bad input, with where and what.
+    """
+    catalogue = load_catalogue()
+    rulebook = load_rulebook(rules_dir, catalogue)
+    profiles = ([resolve_profile(ref, catalogue) for ref in profile_refs] if profile_refs
+                else list(list_shipped(catalogue)))
+    return Inputs(catalogue, rulebook, tuple(profiles))
+
+
+def assess_bundle(bundle: Path | str, inputs: Inputs, as_of: date | None = None) -> Assessment:
+    """Evaluate one bundle with inputs loaded by `load_inputs`.
+
+    `as_of` judges the bundle as it stood at that date (see `load_bundle`).
+
+    Raises:
+        EvidenceError, ProfileError, RuleError: bad input, with where and what.
+        EngineError: an internal failure of the rules engine.
+    """
+    loaded = load_bundle(bundle, inputs.catalogue, as_of=as_of)
+    return assess(loaded, list(inputs.profiles), inputs.rulebook, inputs.catalogue)
+
+
+def report_document(bundle: Path | str, inputs: Inputs,
+                    as_of: date | None = None) -> dict[str, Any]:
+    """`assess_bundle`, as the ism3-report/1 document. Raises as `assess_bundle`."""
+    return to_document(assess_bundle(bundle, inputs, as_of))
 
 
 def run_assessment(bundle: Path | str, profile_refs: Sequence[str] = (),
@@ -26,15 +68,10 @@ def run_assessment(bundle: Path | str, profile_refs: Sequence[str] = (),
         EvidenceError, ProfileError, RuleError: bad input, with where and what.
         EngineError: an internal failure of the rules engine.
     """
-    catalogue = load_catalogue()
-    rulebook = load_rulebook(rules_dir, catalogue)
-    profiles = ([resolve_profile(ref, catalogue) for ref in profile_refs] if profile_refs
-                else list(list_shipped(catalogue)))
-    loaded = load_bundle(bundle, catalogue, as_of=as_of)
-    return assess(loaded, profiles, rulebook, catalogue)
+    return assess_bundle(bundle, load_inputs(profile_refs, rules_dir), as_of)
 
 
 def evaluate_bundle(bundle: Path | str, profile_refs: Sequence[str] = (),
                     rules_dir: Path | None = None, as_of: date | None = None) -> dict[str, Any]:
     """`run_assessment`, as the ism3-report/1 document. Raises as `run_assessment`."""
-    return to_document(run_assessment(bundle, profile_refs, rules_dir, as_of))
+    return report_document(bundle, load_inputs(profile_refs, rules_dir), as_of)
