@@ -484,7 +484,8 @@ def batch(paths: tuple[Path, ...], profile_refs: tuple[str, ...], jobs: int | No
             bar_cm = click.progressbar(length=total, label="Evaluating", file=stderr,
                                        show_pos=True)
             bar = bar_cm.__enter__()
-        bar.update(1)
+        if done:
+            bar.update(1)
 
     try:
         result = run_batch(paths, profile_refs, rules_dir, jobs, reports_dir, progress)

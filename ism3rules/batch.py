@@ -100,8 +100,9 @@ class BatchResult:
         return any(o.error_kind == INTERNAL_ERROR for o in self.outcomes)
 
 
-Progress = Callable[[int, int, BundleOutcome], None]
-"""Called after each bundle: (bundles done, bundles in the batch, its outcome)."""
+Progress = Callable[[int, int, Optional[BundleOutcome]], None]
+"""Called once before the first bundle with (0, bundles in the batch, None), then after
+each bundle with (bundles done, bundles in the batch, its outcome)."""
 Task = tuple[str, Optional[str]]
 """One bundle to evaluate: (its path, the report file to write or None)."""
 
@@ -183,6 +184,8 @@ def run_batch(paths: Sequence[Path | str], profile_refs: Sequence[str] = (),
         if progress is not None:
             progress(done, len(tasks), outcome)
 
+    if progress is not None:
+        progress(0, len(tasks), None)
     init_args = (tuple(profile_refs), rules_dir)
     if workers == 1:
         _use_inputs(inputs)

@@ -174,7 +174,7 @@ def test_usage_errors_stop_before_any_bundle(args: list[str], message: str) -> N
 def test_progress_is_reported_once_per_bundle(fleet: Path) -> None:
     seen: list[tuple[int, int]] = []
     result = run_batch([fleet], jobs=1, progress=lambda done, total, _o: seen.append((done, total)))
-    assert seen == [(i, 5) for i in range(1, 6)]
+    assert seen == [(i, 5) for i in range(0, 6)]
     assert all(o.ok for o in result.outcomes)
 
 
