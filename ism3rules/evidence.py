@@ -252,7 +252,7 @@ def _gc_paused() -> Iterator[None]:
 
     A year of daily data is hundreds of thousands of small acyclic tuples; the
     collections their allocation triggers cost about a third of the loading time
-    (measured with benchmarks/run.py) and can free nothing.
+    (measured on the benchmarks' large bundle) and can free nothing.
     """
     was_enabled = gc.isenabled()
     gc.disable()
