@@ -1,6 +1,6 @@
 """The ism3rules benchmarks: time, throughput and memory against the targets of issue 7.
 
-    python benchmarks/run.py            # full run (about 10 minutes on 2 cores)
+    python benchmarks/run.py            # full run (about 20 minutes on 2 quiet cores)
     python benchmarks/run.py --quick    # 100 bundles instead of 1,000, fewer repeats
 
 Prints the figures and writes benchmarks/RESULTS.md. Generated bundles go to
@@ -188,7 +188,7 @@ class TreeMemory:
     can miss.
     """
 
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
         self.pid = pid
         self.interval = interval
         self.peak_sum = 0
@@ -211,18 +211,17 @@ class TreeMemory:
         return out
 
     def _tree(self) -> list[int]:
-        parents: dict[int, int] = {}
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as handle:
-                        parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
-                except (OSError, ValueError, IndexError):
-                    continue
-        tree, frontier = [self.pid], [self.pid]
+        """The process and its descendants, from each thread's /proc children list."""
+        tree, frontier = [], [self.pid]
         while frontier:
-            frontier = [pid for pid, ppid in parents.items() if ppid in frontier]
-            tree.extend(frontier)
+            pid = frontier.pop()
+            tree.append(pid)
+            try:
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as handle:
+                        frontier.extend(int(c) for c in handle.read().split())
+            except OSError:
+                continue
         return tree
 
     def _sample(self) -> None:
@@ -405,7 +404,7 @@ def render(sizes: list[SizeResult], batch: BatchResult | None, startup: StartupR
             f"`ism3 batch` on {batch.count:,} typical bundles (45 processes x 7 metric types, "
             "weekly data for a year), summary as JSON to a file, no report files. Memory: "
             "the whole process tree (the command, its workers and multiprocessing's "
-            "helper), sampled from /proc every 50 ms; 'high-water' adds each process's own "
+            "helper), sampled from /proc every 100 ms; 'high-water' adds each process's own "
             "peak (VmHWM), which sampling cannot miss.",
             "",
             "| measure | median | noise |",
@@ -445,6 +444,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="100 bundles instead of 1,000 and fewer repeats")
     parser.add_argument("--skip-batch", action="store_true", help="single bundles and start-up only")
+    parser.add_argument("--batch-repeats", type=int, default=2,
+                        help="runs of each batch measurement (default 2: a 1,000-bundle run "
+                             "with 1 worker takes minutes)")
     parser.add_argument("--floor", type=Path, help=argparse.SUPPRESS)  # used by the runner
     args = parser.parse_args(argv)
     if args.floor:
@@ -462,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_batch:
         count = 100 if args.quick else 1000
         print(f"batches of {count} typical bundles (generated on first use) ...", flush=True)
-        batch = measure_batches(count, 1 if args.quick else 3)
+        batch = measure_batches(count, 1 if args.quick else args.batch_repeats)
     print("start-up ...", flush=True)
     startup = measure_startup(7 if args.quick else 21)
     text = render(sizes, batch, startup, args.quick, (before, load_average()),
