@@ -18,6 +18,9 @@ latest value against the target) and the rules in rules/*.yaml decide.
 
 from __future__ import annotations
 
+import itertools
+import math
+import operator
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,6 +100,27 @@ class MetricStats:
         return self.coverage is not None
 
 
+def stdev(values: list[float]) -> float:
+    """`statistics.stdev(values)`, bit for bit, computed with integers.
+
+    The standard library sums one `Fraction` per value; on a year of daily data that was
+    a fifth of an evaluation. A float is an integer over a power of two, so the same exact
+    sums fit plain integers, and the same correctly rounded square root finishes it.
+    Falls back to `statistics.stdev` for anything but two or more floats.
+    """
+    sqrt_of_frac = getattr(statistics, "_float_sqrt_of_frac", None)
+    if sqrt_of_frac is None or len(values) < 2 or set(map(type, values)) != {float}:
+        return statistics.stdev(values)
+    tops, bottoms = zip(*map(float.as_integer_ratio, values))
+    scale = max(bottoms)                       # every denominator is a power of two
+    nums = list(map(operator.mul, tops, map(operator.floordiv, itertools.repeat(scale), bottoms)))
+    count, total = len(nums), sum(nums)
+    numerator = count * sum(map(operator.mul, nums, nums)) - total * total
+    denominator = count * (count - 1) * scale * scale
+    common = math.gcd(numerator, denominator)
+    return float(sqrt_of_frac(numerator // common, denominator // common))
+
+
 def _round(value: float) -> float:
     return round(value, DIGITS) + 0.0   # + 0.0 turns -0.0 into 0.0
 
@@ -130,7 +154,7 @@ def metric_stats(item: EvidenceItem, start: date | None, end: date | None,
         bounds, lower, upper = "threshold", spec.lower, spec.upper
     elif len(values) >= 2:
         mean = statistics.fmean(values)
-        sigma = statistics.stdev(values)
+        sigma = stdev(values)
         if sigma > 0:
             bounds = "control"
             lower = _round(mean - CONTROL_SIGMAS * sigma)
