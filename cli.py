@@ -457,9 +457,12 @@ BATCH_FORMAT_CHOICES = ("table", "json", "csv")   # literal, as FORMAT_CHOICES
               help="Also write each bundle's report here, as `evaluate -f json` would "
                    "(file name: the bundle's folder name).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              metavar="YYYY-MM-DD", help="Judge every bundle as it stood at this date, as "
+                                         "`evaluate --as-of` does.")
 @rules_dir_option
 def batch(paths: tuple[Path, ...], profile_refs: tuple[str, ...], jobs: int | None, fmt: str,
-          output: Path | None, reports_dir: Path | None, quiet: bool,
+          output: Path | None, reports_dir: Path | None, quiet: bool, as_of: Any,
           rules_dir: Path | None) -> None:
     """Evaluate many bundles: each PATH is a bundle or a folder of bundles.
 
@@ -488,7 +491,8 @@ def batch(paths: tuple[Path, ...], profile_refs: tuple[str, ...], jobs: int | No
             bar.update(1)
 
     try:
-        result = run_batch(paths, profile_refs, rules_dir, jobs, reports_dir, progress)
+        result = run_batch(paths, profile_refs, rules_dir, jobs, reports_dir, progress,
+                           as_of.date() if as_of else None)
     finally:
         if bar_cm is not None:
             bar_cm.__exit__(None, None, None)

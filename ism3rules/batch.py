@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Optional
 
@@ -153,9 +154,11 @@ def report_names(bundles: Sequence[Path]) -> list[str]:
 
 def run_batch(paths: Sequence[Path | str], profile_refs: Sequence[str] = (),
               rules_dir: Path | None = None, jobs: int | None = None,
-              reports_dir: Path | None = None, progress: Progress | None = None) -> BatchResult:
+              reports_dir: Path | None = None, progress: Progress | None = None,
+              as_of: date | None = None) -> BatchResult:
     """Evaluate every bundle under `paths`; `jobs` worker processes (None: one per core;
-    1: in this process). Reports go to `reports_dir` when given.
+    1: in this process). Reports go to `reports_dir` when given; `as_of` is as for
+    `api.assess_bundle`.
 
     Raises:
         EvidenceError: a path does not exist or holds no bundle.
@@ -186,9 +189,9 @@ def run_batch(paths: Sequence[Path | str], profile_refs: Sequence[str] = (),
 
     if progress is not None:
         progress(0, len(tasks), None)
-    init_args = (tuple(profile_refs), rules_dir)
+    init_args = (tuple(profile_refs), rules_dir, as_of)
     if workers == 1:
-        _use_inputs(inputs)
+        _use_inputs(inputs, as_of)
         for index, task in enumerate(tasks):
             finished(index, _evaluate_one(*task))
     else:
@@ -257,20 +260,22 @@ def _run_alone(task: Task, init_args: tuple[Any, ...], context: Any,
 
 
 _inputs: Inputs | None = None
+_as_of: date | None = None
 
 
-def _use_inputs(inputs: Inputs) -> None:
+def _use_inputs(inputs: Inputs, as_of: date | None) -> None:
     """Make `inputs` the ones `_evaluate_one` uses, with the rulebook compiled."""
-    global _inputs
+    global _inputs, _as_of
     from .assessment import compile_rulebook
 
     compile_rulebook(inputs.rulebook)
-    _inputs = inputs
+    _inputs, _as_of = inputs, as_of
 
 
-def _init_worker(profile_refs: tuple[str, ...], rules_dir: Path | None) -> None:
+def _init_worker(profile_refs: tuple[str, ...], rules_dir: Path | None,
+                 as_of: date | None) -> None:
     """Load the inputs and compile the rulebook, once per worker process."""
-    _use_inputs(load_inputs(profile_refs, rules_dir))
+    _use_inputs(load_inputs(profile_refs, rules_dir), as_of)
     gc.freeze()  # what a worker loaded once lives as long as it: keep it out of collections
 
 
@@ -278,7 +283,7 @@ def _evaluate_one(path: str, report: str | None) -> BundleOutcome:
     """Evaluate one bundle in this worker; never raises."""
     assert _inputs is not None, "worker not initialized"
     try:
-        document = report_document(path, _inputs)
+        document = report_document(path, _inputs, _as_of)
         if report is not None:
             from .formats import FORMATS
 

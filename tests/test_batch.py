@@ -70,15 +70,17 @@ def evaluate_json(bundle: Path, *extra: str) -> str:
     return invoke(["evaluate", str(bundle), "-f", "json", *extra])
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_reports_are_byte_identical_to_evaluate(fleet: Path, tmp_path: Path, jobs: str) -> None:
+@pytest.mark.parametrize("jobs, options", [("1", []), ("2", []),
+                                            ("2", ["--as-of", "2026-01-10"])])
+def test_reports_are_byte_identical_to_evaluate(fleet: Path, tmp_path: Path, jobs: str,
+                                                 options: list[str]) -> None:
     reports = tmp_path / f"reports-{jobs}"
     summary = json.loads(invoke(["batch", str(fleet), "-j", jobs, "-f", "json",
-                                 "--reports-dir", str(reports)]))
+                                 "--reports-dir", str(reports), *options]))
     names = ["alpha", "bravo", "charlie", "delta", "echo"]
     assert sorted(p.name for p in reports.iterdir()) == [f"{n}.json" for n in names]
     for entry, name in zip(summary["bundles"], names):
-        single = evaluate_json(fleet / name)
+        single = evaluate_json(fleet / name, *options)
         assert (reports / f"{name}.json").read_text() == single
         doc = json.loads(single)
         assert entry["levels"] == {p["id"]: p["achieved_level"] for p in doc["profiles"]}
@@ -188,7 +190,7 @@ def crash_on_charlie(path: str, report: str | None) -> BundleOutcome:
 def test_a_worker_crash_is_pinned_on_its_bundle(fleet: Path) -> None:
     tasks = [(str(p), None) for p in discover([fleet])]
     outcomes: dict[int, BundleOutcome] = {}
-    batch_module._run_pool(tasks, 2, ((), None), outcomes.__setitem__, crash_on_charlie)
+    batch_module._run_pool(tasks, 2, ((), None, None), outcomes.__setitem__, crash_on_charlie)
     assert sorted(outcomes) == list(range(5))
     failed = {Path(o.path).name: o for o in outcomes.values() if not o.ok}
     assert list(failed) == ["charlie"]
