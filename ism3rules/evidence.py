@@ -573,7 +573,7 @@ def read_csv_observations(path: Path, shown: str,
         raise ValueError(f"{shown}: {size} bytes is larger than the limit of {max_bytes} bytes "
                          f"({FLAGS['max_csv_bytes']} changes it)")
     with path.open("rb") as handle:
-        reader = csv.reader(_text_lines(handle, shown, max_bytes))
+        reader = csv.reader(_text_lines(handle, shown, max_bytes), strict=True)
         try:
             header = next(reader, None)
             if header is None:
