@@ -56,7 +56,7 @@ def _make(tmp_path: Path, case: dict[str, Any]) -> Path:
 def _limits(args: list[str]) -> Limits:
     """The Limits that the CLI flags in `args` stand for."""
     names = {flag: name for name, flag in FLAGS.items()}
-    return Limits(**{names[flag]: int(value) for flag, value in zip(args[::2], args[1::2])})
+    return Limits(**{names[flag]: int(value) for flag, value in zip(args[::2], args[1::2], strict=True)})
 
 
 def test_every_case_says_what_it_expects() -> None:
