@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import math
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -127,11 +128,26 @@ class _Problems:
     def add(self, line: int, message: str, item: str | None = None) -> None:
         where = f"{self.manifest}:{line}" if line else str(self.manifest)
         prefix = f"{where}: item {item}: " if item else f"{where}: "
-        self.lines.append(prefix + message)
+        # one problem, one line; and nothing from the bundle may drive the terminal
+        self.lines.append(printable(prefix + message))
 
     def raise_if_any(self) -> None:
         if self.lines:
             raise EvidenceError("\n".join(self.lines))
+
+
+_CONTROL = ("Cc", "Zl", "Zp")  # control characters, line and paragraph separators
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(c) in _CONTROL for c in text)
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (newlines, escape sequences) shown escaped."""
+    if not _has_control(text):
+        return text
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) in _CONTROL else c for c in text)
 
 
 def find_manifest(path: Path) -> tuple[Path, Path]:
@@ -274,6 +290,10 @@ def _text(node: Node, key: str, problems: _Problems, item: str | None, required:
     if required and not text:
         problems.add(node.line_of(key), f"'{key}' must not be empty", item)
         return None
+    if _has_control(text):
+        problems.add(node.line_of(key), f"'{key}' holds control characters ({text!r}); "
+                     "write plain text on one line", item)
+        return None
     return text
 
 
@@ -283,11 +303,11 @@ def parse_date(value: Any) -> date:
         return value
     text = str(value).strip()
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise ValueError(f"'{text}' is not a date in YYYY-MM-DD form")
+        raise ValueError(f"{text!r} is not a date in YYYY-MM-DD form")
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise ValueError(f"'{text}' is not a valid date ({exc})") from exc
+        raise ValueError(f"{text!r} is not a valid date ({exc})") from exc
 
 
 def _date_field(node: Node, key: str, problems: _Problems, item: str | None) -> date | None:

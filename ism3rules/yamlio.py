@@ -262,8 +262,13 @@ def load_yaml(path: Path, limits: Limits = DEFAULT_LIMITS) -> Any:
             at = f", line {exc.context_mark.line + 1}" if exc.context_mark else ""
             problem = f"{exc.problem} ({exc.context}{at})"
         raise ValueError(f"{where}: {problem}") from exc
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, by position
+        line = text[: exc.position].count("\n") + 1
+        raise ValueError(f"{path}:{line}: character #x{exc.character:04x} is not allowed in "
+                         f"YAML ({exc.reason})") from exc
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: invalid YAML: {exc}") from exc
+        shown = " ".join(str(exc).split())
+        raise ValueError(f"{path}: invalid YAML: {shown}") from exc
     except RecursionError as exc:  # only when the depth limit is raised very high
         raise ValueError(f"{path}: document nested too deeply") from exc
     finally:
