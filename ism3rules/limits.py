@@ -27,7 +27,7 @@ class Limits:
     max_depth: int = 64
     max_aliases: int = 100
     max_alias_expansion: int = 100_000
-    max_csv_bytes: int = 64 * MIB
+    max_csv_bytes: int = 32 * MIB
 
     def __post_init__(self) -> None:
         for name in ("max_bytes", "max_depth", "max_aliases", "max_alias_expansion",

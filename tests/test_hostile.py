@@ -132,8 +132,8 @@ def _sparse_csv(path: Path, head: str, size: int) -> None:
 def test_a_huge_csv_is_streamed_and_stops_at_its_first_bad_row(tmp_path: Path) -> None:
     item = dict(metric_item("OSP-3", "scope", item_id="M1"), observations={"path": "m.csv"})
     root = write_bundle(tmp_path / "b", [item])
-    # 60 MiB, under the 64 MiB limit: a good row, a bad one, then zero bytes
-    _sparse_csv(root / "m.csv", "date,value\n2026-01-01,3\n2026-01-08,lots\n", 60 * 1024 * 1024)
+    # 30 MiB, under the 32 MiB limit: a good row, a bad one, then zero bytes
+    _sparse_csv(root / "m.csv", "date,value\n2026-01-01,3\n2026-01-08,lots\n", 30 * 1024 * 1024)
     tracemalloc.start()
     try:
         with pytest.raises(EvidenceError, match=r"m.csv:3: value 'lots' is not a number"):
@@ -147,9 +147,9 @@ def test_a_huge_csv_is_streamed_and_stops_at_its_first_bad_row(tmp_path: Path) -
 def test_a_csv_over_the_limit_is_refused_before_reading(tmp_path: Path) -> None:
     item = dict(metric_item("OSP-3", "scope", item_id="M1"), observations={"path": "m.csv"})
     root = write_bundle(tmp_path / "b", [item])
-    _sparse_csv(root / "m.csv", "date,value\n", 65 * 1024 * 1024)
-    with pytest.raises(EvidenceError, match=r"item M1: observations file: \S*m.csv: its 68157440 "
-                                            r"bytes take .* past the limit of 67108864 bytes"):
+    _sparse_csv(root / "m.csv", "date,value\n", 33 * 1024 * 1024)
+    with pytest.raises(EvidenceError, match=r"item M1: observations file: \S*m.csv: its 34603008 "
+                                            r"bytes take .* past the limit of 33554432 bytes"):
         load_bundle(root)
 
 
