@@ -196,7 +196,7 @@ def load_bundle(
     try:
         data = load_yaml(manifest, limits)
     except ValueError as exc:
-        raise EvidenceError(str(exc)) from exc
+        raise EvidenceError(printable(str(exc))) from exc
     problems = _Problems(manifest)
     if data is None:
         raise EvidenceError(f"{manifest}: empty file; expected a mapping with 'schema: {SCHEMA}'")
