@@ -540,10 +540,13 @@ def resolve_inside(root: Path, relative: str) -> tuple[Path | None, str | None]:
         return None, f"path cannot be resolved ('{relative}', symlink loop?)"
     if real != base and base not in real.parents:
         return None, f"path outside the bundle ('{relative}' leads through a symlink to outside)"
-    if not real.exists():
-        return None, f"file missing ('{relative}')"
-    if not real.is_file():
-        return None, f"not a regular file ('{relative}')"
+    try:
+        if not real.exists():
+            return None, f"file missing ('{relative}')"
+        if not real.is_file():
+            return None, f"not a regular file ('{relative}')"
+    except OSError as exc:  # a name too long for the file system, a permission, ...
+        return None, f"path cannot be used ('{relative}': {exc.strerror or exc})"
     return real, None
 
 
