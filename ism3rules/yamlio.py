@@ -119,7 +119,8 @@ class _SafeLoader(_Parsing, Composer, SafeConstructor, Resolver):
             self._depth -= 1
 
     def construct_document(self, node: Any) -> Any:
-        _check_graph(node, self.limits)
+        if self._aliases:  # without aliases the nodes form a tree, checked while composed
+            _check_graph(node, self.limits)
         return super().construct_document(node)
 
     def construct_yaml_map_lines(self, node: yaml.MappingNode) -> Node:
