@@ -290,10 +290,6 @@ def _text(node: Node, key: str, problems: _Problems, item: str | None, required:
     if required and not text:
         problems.add(node.line_of(key), f"'{key}' must not be empty", item)
         return None
-    if _has_control(text):
-        problems.add(node.line_of(key), f"'{key}' holds control characters ({text!r}); "
-                     "write plain text on one line", item)
-        return None
     return text
 
 
