@@ -68,31 +68,38 @@ def _write(text: str, output: Path | None) -> None:
         raise
 
 
+# The limits on reading a bundle (ism3rules.limits), literal so that --help needs no
+# imports; a test keeps them equal to ism3rules.limits.DEFAULT_LIMITS and FLAGS.
+LIMIT_OPTIONS = (  # (Limits field, flag, default, help)
+    ("max_bytes", "--max-bundle-bytes", 16 * 1024 * 1024,
+     "Largest bundle.yaml accepted, in bytes."),
+    ("max_depth", "--max-yaml-depth", 64,
+     "Deepest nesting of lists and mappings in bundle.yaml."),
+    ("max_aliases", "--max-yaml-aliases", 100,
+     "Most YAML aliases (*name) in bundle.yaml."),
+    ("max_alias_expansion", "--max-yaml-alias-expansion", 100_000,
+     "Most nodes that YAML aliases may add when expanded."),
+    ("max_csv_bytes", "--max-csv-bytes", 32 * 1024 * 1024,
+     "Most bytes of observation files (CSV) read for one bundle, in total."),
+)
+
+
 def limits_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Flags that bound what reading an untrusted bundle may cost (see SECURITY.md).
 
     The decorated command receives them as one `limits` argument (a `Limits`).
     """
-    from ism3rules.limits import DEFAULT_LIMITS, FLAGS, Limits
-
-    helps = {
-        "max_bytes": "Largest bundle.yaml accepted, in bytes.",
-        "max_depth": "Deepest nesting of lists and mappings in bundle.yaml.",
-        "max_aliases": "Most YAML aliases (*name) in bundle.yaml.",
-        "max_alias_expansion": "Most nodes that YAML aliases may add when expanded.",
-        "max_csv_bytes": "Most bytes of observation files (CSV) read for one bundle, in total.",
-    }
 
     @functools.wraps(command)
     def with_limits(*args: Any, **kwargs: Any) -> Any:
-        values = {name: kwargs.pop(name) for name in FLAGS}
+        from ism3rules.limits import Limits
+
+        values = {name: kwargs.pop(name) for name, _, _, _ in LIMIT_OPTIONS}
         return command(*args, limits=Limits(**values), **kwargs)
 
-    for name in reversed(list(FLAGS)):
-        with_limits = click.option(
-            FLAGS[name], name, type=click.IntRange(min=0), metavar="N",
-            default=getattr(DEFAULT_LIMITS, name), show_default=True,
-            help=helps[name])(with_limits)
+    for name, flag, default, text in reversed(LIMIT_OPTIONS):
+        with_limits = click.option(flag, name, type=click.IntRange(min=0), metavar="N",
+                                   default=default, show_default=True, help=text)(with_limits)
     return with_limits
 
 

@@ -147,16 +147,21 @@ def world() -> dict[str, Any]:
 
 
 def _samples(tmp: Path) -> dict[str, Path]:
-    """Copies of the shipped samples; northwind trimmed to a mix of 16 items to keep
-    each evaluation quick (its CSV metrics included)."""
+    """Copies of the shipped samples; northwind trimmed to a few items of each kind
+    (its CSV metrics included) to keep each evaluation quick."""
     clinic = tmp / "harbor-clinic"
     shutil.copytree(ROOT / "evidence" / "harbor-clinic", clinic)
     north = tmp / "northwind"
     shutil.copytree(ROOT / "evidence" / "northwind", north)
     doc = yaml.safe_load((north / "bundle.yaml").read_text())
-    docs = [i for i in doc["evidence"] if i["kind"] == "documentation"][:6]
-    metrics = [i for i in doc["evidence"] if i["kind"] == "metric"][:10]
-    doc["evidence"] = docs + metrics
+    keep = {sl.get("metric") for sl in doc.get("service_levels") or []}  # still valid
+    counts: dict[str, int] = {}
+    chosen = []
+    for item in doc["evidence"]:
+        counts[item["kind"]] = counts.get(item["kind"], 0) + 1
+        if counts[item["kind"]] <= (10 if item["kind"] == "metric" else 6) or item["id"] in keep:
+            chosen.append(item)
+    doc["evidence"] = chosen
     (north / "bundle.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return {"harbor-clinic": clinic, "northwind": north}
 

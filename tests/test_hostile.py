@@ -237,3 +237,11 @@ def test_limit_flags_can_be_raised_for_a_trusted_bundle(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["validate", str(root), "--max-yaml-depth", "100"])
     # past the limit the YAML is read, and the bundle's own rules judge it
     assert result.exit_code == 2 and "evidence entry #1 must be a mapping" in result.output
+
+
+def test_cli_limit_flags_match_the_library_defaults() -> None:
+    from cli import LIMIT_OPTIONS
+    from ism3rules.limits import DEFAULT_LIMITS, FLAGS
+
+    assert {name: flag for name, flag, _, _ in LIMIT_OPTIONS} == FLAGS
+    assert all(getattr(DEFAULT_LIMITS, name) == default for name, _, default, _ in LIMIT_OPTIONS)
