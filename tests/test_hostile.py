@@ -245,3 +245,28 @@ def test_cli_limit_flags_match_the_library_defaults() -> None:
 
     assert {name: flag for name, flag, _, _ in LIMIT_OPTIONS} == FLAGS
     assert all(getattr(DEFAULT_LIMITS, name) == default for name, _, default, _ in LIMIT_OPTIONS)
+
+
+@pytest.mark.parametrize("value", [1e20, 1e-05, 1e308, 5e-324, float("inf"), -1e16])
+def test_numbers_the_engine_cannot_parse_are_made_readable(value: float) -> None:
+    """durable_rules refuses `1e+20` (an exponent without a decimal point) and `inf`."""
+    from ism3rules.assessment import compile_rulebook
+    from ism3rules.rules import load_rulebook
+
+    compiled = compile_rulebook(load_rulebook())
+    fact = {"id": "observation:M1:1", "t": "observation", "process": "OSP-3",
+            "metric_type": "activity", "item": "M1", "date": "2026-01-12", "value": value,
+            "bounds": "control", "samples": 12, "upper": 1.5, "above": value}
+    compiled.run([fact])  # raised "Could not assert fact, error code: 204" before
+
+
+def test_a_huge_observation_outside_control_limits_is_a_finding_not_a_crash(
+        tmp_path: Path) -> None:
+    """Found by the fuzzing run: a value of 1e20 made the engine fail (exit 3)."""
+    dates = [f"2026-01-{d:02d}" for d in range(1, 13)]
+    item = dict(metric_item("OSP-3", "activity", dates, "M1"))
+    item["observations"][-1]["value"] = 100000000000000000000
+    root = write_bundle(tmp_path / "b", [item], period=("2026-01-01", "2026-12-31"))
+    result = CliRunner().invoke(main, ["evaluate", str(root), "-p", "small-business"])
+    assert result.exit_code == 0, result.output
+    assert "M1: 1e+20 on 2026-01-12 is above the upper control limit" in result.output
