@@ -7,13 +7,18 @@ error, 3 internal error (a bug: please report it).
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from ism3rules.limits import Limits
 
 EXIT_OK = 0
 EXIT_TARGET_MISSED = 1
@@ -63,6 +68,41 @@ def _write(text: str, output: Path | None) -> None:
         raise
 
 
+# The limits on reading a bundle (ism3rules.limits), literal so that --help needs no
+# imports; a test keeps them equal to ism3rules.limits.DEFAULT_LIMITS and FLAGS.
+LIMIT_OPTIONS = (  # (Limits field, flag, default, help)
+    ("max_bytes", "--max-bundle-bytes", 16 * 1024 * 1024,
+     "Largest bundle.yaml accepted, in bytes."),
+    ("max_depth", "--max-yaml-depth", 64,
+     "Deepest nesting of lists and mappings in bundle.yaml."),
+    ("max_aliases", "--max-yaml-aliases", 100,
+     "Most YAML aliases (*name) in bundle.yaml."),
+    ("max_alias_expansion", "--max-yaml-alias-expansion", 100_000,
+     "Most nodes that YAML aliases may add when expanded."),
+    ("max_csv_bytes", "--max-csv-bytes", 32 * 1024 * 1024,
+     "Most bytes of observation files (CSV) read for one bundle, in total."),
+)
+
+
+def limits_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Flags that bound what reading an untrusted bundle may cost (see SECURITY.md).
+
+    The decorated command receives them as one `limits` argument (a `Limits`).
+    """
+
+    @functools.wraps(command)
+    def with_limits(*args: Any, **kwargs: Any) -> Any:
+        from ism3rules.limits import Limits
+
+        values = {name: kwargs.pop(name) for name, _, _, _ in LIMIT_OPTIONS}
+        return command(*args, limits=Limits(**values), **kwargs)
+
+    for name, flag, default, text in reversed(LIMIT_OPTIONS):
+        with_limits = click.option(flag, name, type=click.IntRange(min=0), metavar="N",
+                                   default=default, show_default=True, help=text)(with_limits)
+    return with_limits
+
+
 rules_dir_option = click.option(
     "--rules-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Folder of rule files to use instead of the shipped rules/.")
@@ -104,15 +144,17 @@ def main() -> None:
               help="Judge the evidence as it stood at this date (replaces the bundle's "
                    "assessment.as_of): later evidence and observations are ignored, "
                    "expiries applied.")
+@limits_options
 def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path | None,
              rules_dir: Path | None, targets: tuple[tuple[str, int], ...] = (),
-             timestamp: bool = False, as_of: Any = None) -> None:
+             timestamp: bool = False, as_of: Any = None,
+             limits: Limits | None = None) -> None:
     """Evaluate BUNDLE (a folder with bundle.yaml): capabilities and maturity levels."""
     from ism3rules.api import evaluate_bundle
     from ism3rules.formats import FORMATS
 
     document = evaluate_bundle(bundle, profile_refs, rules_dir,
-                               as_of=as_of.date() if as_of else None)
+                               as_of=as_of.date() if as_of else None, limits=limits)
     missed = _missed_targets(document, profile_refs, targets)
     if timestamp:
         from datetime import UTC, datetime
@@ -129,7 +171,8 @@ def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path
 
 @main.command()
 @click.argument("bundle", type=click.Path(path_type=Path))
-def validate(bundle: Path) -> None:
+@limits_options
+def validate(bundle: Path, limits: Limits) -> None:
     """Check that BUNDLE is readable and say which evidence items count.
 
     Exit 0 when the bundle can be evaluated (rejected items are listed with their
@@ -141,7 +184,7 @@ def validate(bundle: Path) -> None:
     from ism3rules.evidence import load_bundle
     from ism3rules.rules import load_rulebook
 
-    loaded = load_bundle(bundle)
+    loaded = load_bundle(bundle, limits=limits)
     # what counts is partly the rules' call (a metric's reporting cadence)
     judged = assess(loaded, [], load_rulebook()).evidence
     rejected = [i for i in judged if not i.accepted]

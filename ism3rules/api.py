@@ -11,6 +11,7 @@ from typing import Any
 from .assessment import assess
 from .catalogue import Catalogue, load_catalogue
 from .evidence import load_bundle
+from .limits import DEFAULT_LIMITS, Limits
 from .profiles import Profile, list_shipped, resolve_profile
 from .report import to_document
 from .results import Assessment
@@ -39,7 +40,8 @@ def load_inputs(profile_refs: Sequence[str] = (), rules_dir: Path | None = None)
     return Inputs(catalogue, rulebook, tuple(profiles))
 
 
-def assess_bundle(bundle: Path | str, inputs: Inputs, as_of: date | None = None) -> Assessment:
+def assess_bundle(bundle: Path | str, inputs: Inputs, as_of: date | None = None,
+                  limits: Limits | None = None) -> Assessment:
     """Evaluate one bundle with inputs loaded by `load_inputs`.
 
     `as_of` judges the bundle as it stood at that date (see `load_bundle`).
@@ -48,19 +50,21 @@ def assess_bundle(bundle: Path | str, inputs: Inputs, as_of: date | None = None)
         EvidenceError, ProfileError, RuleError: bad input, with where and what.
         EngineError: an internal failure of the rules engine.
     """
-    loaded = load_bundle(bundle, inputs.catalogue, as_of=as_of)
+    loaded = load_bundle(bundle, inputs.catalogue, limits or DEFAULT_LIMITS, as_of=as_of)
     return assess(loaded, list(inputs.profiles), inputs.rulebook, inputs.catalogue)
 
 
-def report_document(bundle: Path | str, inputs: Inputs,
-                    as_of: date | None = None) -> dict[str, Any]:
+def report_document(bundle: Path | str, inputs: Inputs, as_of: date | None = None,
+                    limits: Limits | None = None) -> dict[str, Any]:
     """`assess_bundle`, as the ism3-report/1 document. Raises as `assess_bundle`."""
-    return to_document(assess_bundle(bundle, inputs, as_of))
+    return to_document(assess_bundle(bundle, inputs, as_of, limits))
 
 
 def run_assessment(bundle: Path | str, profile_refs: Sequence[str] = (),
-                   rules_dir: Path | None = None, as_of: date | None = None) -> Assessment:
-    """Evaluate a bundle against profiles (default: every shipped one).
+                   rules_dir: Path | None = None, as_of: date | None = None,
+                   limits: Limits | None = None) -> Assessment:
+    """Evaluate a bundle against profiles (default: every shipped one), reading the
+    bundle within `limits` (default: DEFAULT_LIMITS).
 
     `as_of` judges the bundle as it stood at that date (see `load_bundle`).
 
@@ -68,10 +72,11 @@ def run_assessment(bundle: Path | str, profile_refs: Sequence[str] = (),
         EvidenceError, ProfileError, RuleError: bad input, with where and what.
         EngineError: an internal failure of the rules engine.
     """
-    return assess_bundle(bundle, load_inputs(profile_refs, rules_dir), as_of)
+    return assess_bundle(bundle, load_inputs(profile_refs, rules_dir), as_of, limits)
 
 
 def evaluate_bundle(bundle: Path | str, profile_refs: Sequence[str] = (),
-                    rules_dir: Path | None = None, as_of: date | None = None) -> dict[str, Any]:
+                    rules_dir: Path | None = None, as_of: date | None = None,
+                    limits: Limits | None = None) -> dict[str, Any]:
     """`run_assessment`, as the ism3-report/1 document. Raises as `run_assessment`."""
-    return report_document(bundle, load_inputs(profile_refs, rules_dir), as_of)
+    return report_document(bundle, load_inputs(profile_refs, rules_dir), as_of, limits)

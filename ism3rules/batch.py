@@ -33,7 +33,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from . import __version__
 from .api import Inputs, load_inputs, report_document
@@ -101,10 +101,10 @@ class BatchResult:
         return any(o.error_kind == INTERNAL_ERROR for o in self.outcomes)
 
 
-Progress = Callable[[int, int, Optional[BundleOutcome]], None]
+Progress = Callable[[int, int, BundleOutcome | None], None]
 """Called once before the first bundle with (0, bundles in the batch, None), then after
 each bundle with (bundles done, bundles in the batch, its outcome)."""
-Task = tuple[str, Optional[str]]
+Task = tuple[str, str | None]
 """One bundle to evaluate: (its path, the report file to write or None)."""
 
 
@@ -175,7 +175,7 @@ def run_batch(paths: Sequence[Path | str], profile_refs: Sequence[str] = (),
         targets: list[str | None] = [str(reports_dir / n) for n in report_names(bundles)]
     else:
         targets = [None] * len(bundles)
-    tasks: list[Task] = [(str(b), t) for b, t in zip(bundles, targets)]
+    tasks: list[Task] = [(str(b), t) for b, t in zip(bundles, targets, strict=True)]
     workers = min(jobs or available_cores(), len(tasks)) or 1
     outcomes: list[BundleOutcome | None] = [None] * len(tasks)
     done = 0

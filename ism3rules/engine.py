@@ -16,7 +16,10 @@ durable_rules 2.0.28):
   whose rule runs a no-op action;
 - exceptions inside actions land in the session state, so the state is checked
   after every assert; a derived fact no rule uses raises inside the action, so
-  firings are recorded before the derived fact is asserted.
+  firings are recorded before the derived fact is asserted;
+- the engine cannot read a number written with an exponent but no decimal point
+  (`1e+20`, `1e-05`: error 204) nor an infinity (error 202): such floats are moved
+  one unit in the last place (or to the largest float) before they are asserted.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 import threading
 from dataclasses import dataclass
 from collections.abc import Callable
@@ -185,7 +189,7 @@ class CompiledRulebook:
                 host.assert_fact(self.name, {**SENTINEL_FACT, "sid": sid})
                 for fact in facts:
                     try:
-                        host.assert_fact(self.name, {**fact, "sid": sid})
+                        host.assert_fact(self.name, {**engine_safe(fact), "sid": sid})
                         stored.append(fact["id"])
                     except not_handled:
                         continue  # no rule can use this fact: nothing to derive from it
@@ -212,6 +216,30 @@ class CompiledRulebook:
         state = host.get_state(self.name, sid)
         if state.get("exception"):
             raise EngineError(f"internal error in a rule action: {state['exception'][:500]}")
+
+
+def _engine_number(value: float) -> float:
+    """`value`, or the nearest float the engine can read back.
+
+    The engine reads facts as JSON and refuses a number written with an exponent but
+    no decimal point (Python writes 1e20 as `1e+20`, 0.00001 as `1e-05`: error 204)
+    and refuses infinities (error 202). Such a value moves one unit in the last
+    place away from zero (then written `1.0000000000000001e-05`); an infinity becomes
+    the largest float. Comparisons with any other number are unchanged.
+    """
+    if math.isinf(value):
+        return math.copysign(1.7976931348623157e308, value)
+    away = math.copysign(math.inf, value)
+    while "e" in (text := repr(value)) and "." not in text:  # a few steps for subnormals
+        value = math.nextafter(value, away)
+    return value
+
+
+def engine_safe(fact: Fact) -> Fact:
+    """`fact` with every float readable by the engine (see `_engine_number`)."""
+    if not any(isinstance(v, float) for v in fact.values()):
+        return fact
+    return {k: _engine_number(v) if isinstance(v, float) else v for k, v in fact.items()}
 
 
 def _noop(c: Any) -> None:
@@ -252,7 +280,7 @@ def _make_action(rule: Rule, aliases: dict[str, str]) -> Callable[[Any], None]:
                 return  # derived already: the firing is recorded, the fact is the same
             run.keyed.add(fact_id)
         try:
-            c.assert_fact(derived)
+            c.assert_fact(engine_safe(derived))
         except not_handled:
             pass  # no rule uses this derived fact; the firing is recorded all the same
         except observed:

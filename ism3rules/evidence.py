@@ -12,19 +12,22 @@ import csv
 import functools
 import gc
 import hashlib
+import itertools
 import math
 import os
 import re
 import stat
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from operator import attrgetter
 from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from .catalogue import Catalogue, load_catalogue
 from .errors import EvidenceError, did_you_mean
+from .limits import FLAGS
 from .specs import MetricSpec, ServiceLevel, parse_service_levels, parse_spec
 from .yamlio import DEFAULT_LIMITS, Limits, Node, load_yaml
 
@@ -48,7 +51,8 @@ ITEM_KEYS = {
     "role": COMMON_ITEM_KEYS + ("role", "person", "title", "date", "expires"),
 }
 OBS_KEYS = ("date", "value")
-MAX_CSV_BYTES = 64 * 1024 * 1024
+MAX_CSV_BYTES = DEFAULT_LIMITS.max_csv_bytes
+MAX_CSV_LINE = 1024 * 1024  # one CSV line; longer is malformed (and never buffered whole)
 # CSV files in the plain form every tool writes (header `date,value`, one `date,number` per
 # line) are read in one pass of a regular expression; anything else takes the csv module's
 # path, which says exactly what is wrong and where. Both give the same observations.
@@ -142,27 +146,51 @@ class _Problems:
     def add(self, line: int, message: str, item: str | None = None) -> None:
         where = f"{self.manifest}:{line}" if line else str(self.manifest)
         prefix = f"{where}: item {item}: " if item else f"{where}: "
-        self.lines.append(prefix + message)
+        # one problem, one line; and nothing from the bundle may drive the terminal
+        self.lines.append(printable(prefix + message))
 
     def raise_if_any(self) -> None:
         if self.lines:
             raise EvidenceError("\n".join(self.lines))
 
 
+_CONTROL = ("Cc", "Zl", "Zp")  # control characters, line and paragraph separators
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(c) in _CONTROL for c in text)
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (newlines, escape sequences) shown escaped."""
+    if not _has_control(text):
+        return text
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) in _CONTROL else c for c in text)
+
+
 def find_manifest(path: Path) -> tuple[Path, Path]:
     """Return (bundle folder, manifest file) for a bundle folder or its bundle.yaml.
 
     Raises:
-        EvidenceError: the path does not exist or holds no bundle.yaml.
+        EvidenceError: the path does not exist or holds no bundle.yaml, or the
+            manifest is a symlink leading outside the bundle folder.
     """
     if path.is_dir():
-        manifest = path / MANIFEST
-        if not manifest.exists():
+        root, manifest = path, path / MANIFEST
+        if not manifest.exists() and not manifest.is_symlink():
             raise EvidenceError(f"{path}: no {MANIFEST} in this folder; is it an evidence bundle?")
-        return path, manifest
-    if path.is_file():
-        return path.parent, path
-    raise EvidenceError(f"{path}: no such bundle folder or file")
+    elif path.exists():
+        root, manifest = path.parent, path
+    else:
+        raise EvidenceError(f"{path}: no such bundle folder or file")
+    try:
+        base, real = root.resolve(), manifest.resolve()
+    except (OSError, RuntimeError) as exc:
+        raise EvidenceError(f"{manifest}: cannot be resolved (symlink loop?)") from exc
+    if base not in real.parents:
+        raise EvidenceError(f"{manifest}: leads outside the bundle folder (symlink to {real}); "
+                            "a bundle is read only inside its own folder")
+    return root, manifest
 
 
 def load_bundle(
@@ -186,7 +214,7 @@ def load_bundle(
     try:
         data = load_yaml(manifest, limits)
     except ValueError as exc:
-        raise EvidenceError(str(exc)) from exc
+        raise EvidenceError(printable(str(exc))) from exc
     problems = _Problems(manifest)
     if data is None:
         raise EvidenceError(f"{manifest}: empty file; expected a mapping with 'schema: {SCHEMA}'")
@@ -237,9 +265,11 @@ def load_bundle(
     problems.raise_if_any()
     cutoff = as_of or end
     real_root = root.resolve()
+    files = _Files(limits)
     with _gc_paused():
         items = tuple(
-            _dated(_judge(raw, entry, real_root, manifest, start, end, problems, cutoff), cutoff)
+            _dated(_judge(raw, entry, real_root, manifest, start, end, problems, cutoff, files),
+                   cutoff)
             for raw, entry in parsed
         )
     problems.raise_if_any()
@@ -307,11 +337,11 @@ def parse_date(value: Any) -> date:
         return value
     text = str(value).strip()
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise ValueError(f"'{text}' is not a date in YYYY-MM-DD form")
+        raise ValueError(f"{text!r} is not a date in YYYY-MM-DD form")
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise ValueError(f"'{text}' is not a valid date ({exc})") from exc
+        raise ValueError(f"{text!r} is not a valid date ({exc})") from exc
 
 
 def _date_field(node: Node, key: str, problems: _Problems, item: str | None) -> date | None:
@@ -567,10 +597,13 @@ def resolve_inside(root: Path, relative: str,
         return None, f"path cannot be resolved ('{relative}', symlink loop?)"
     if real != base and base not in real.parents:
         return None, f"path outside the bundle ('{relative}' leads through a symlink to outside)"
-    if not real.exists():
-        return None, f"file missing ('{relative}')"
-    if not real.is_file():
-        return None, f"not a regular file ('{relative}')"
+    try:
+        if not real.exists():
+            return None, f"file missing ('{relative}')"
+        if not real.is_file():
+            return None, f"not a regular file ('{relative}')"
+    except OSError as exc:  # a name too long for the file system, a permission, ...
+        return None, f"path cannot be used ('{relative}': {exc.strerror or exc})"
     return real, None
 
 
@@ -592,15 +625,22 @@ def _iso_date(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def _read_plain_csv(path: Path) -> list[Observation] | None:
+def _read_plain_csv(path: Path, max_bytes: int) -> list[Observation] | None:
     """Observations of a CSV in the plain form, or None when it is not (or is invalid).
 
-    None sends the caller to `read_csv_observations`, which reports any problem.
+    At most `max_bytes` (and FAST_CSV_MAX_BYTES) are read, whatever the file claims
+    to hold. None sends the caller to `read_csv_observations`, which reports any
+    problem and keeps to the same budget.
     """
-    if path.stat().st_size > FAST_CSV_MAX_BYTES:
-        return None
+    limit = min(max_bytes, FAST_CSV_MAX_BYTES)
     try:
-        text = path.read_bytes().decode("utf-8")
+        if path.stat().st_size > limit:  # a big file is streamed instead, never read whole
+            return None
+        with path.open("rb") as handle:
+            raw = handle.read(limit + 1)
+        if len(raw) > limit:
+            return None
+        text = raw.decode("utf-8")
     except (UnicodeDecodeError, OSError):
         return None
     header = _FAST_CSV_HEADER.match(text)
@@ -615,28 +655,55 @@ def _read_plain_csv(path: Path) -> list[Observation] | None:
         return None
     if not rows:
         return []
-    dates, texts = zip(*rows)
+    dates, texts = zip(*rows, strict=True)
     values = list(map(float, texts))
     if not all(map(math.isfinite, values)):  # 1e999 parses, as infinity
         return None
     try:  # built by C-level calls only: this loop is the cost of a year of daily data
-        return list(map(_new_observation, zip(map(_iso_date, dates), values)))
+        return list(map(_new_observation, zip(map(_iso_date, dates), values, strict=True)))
     except ValueError:  # an impossible date such as 2026-02-30
         return None
 
 
-def read_csv_observations(path: Path, shown: str) -> Iterator[Observation]:
-    """Stream observations from a CSV with header `date,value`.
+def _text_lines(handle: BinaryIO, shown: str, max_bytes: int) -> Iterator[str]:
+    """The lines of a binary file as text, counting bytes: UTF-8 errors get their line."""
+    total = 0
+    for number in itertools.count(1):
+        raw = handle.readline(MAX_CSV_LINE + 1)
+        if not raw:
+            return
+        total += len(raw)
+        if total > max_bytes:
+            raise ValueError(f"{shown}:{number}: larger than the limit of {max_bytes} bytes "
+                             f"({FLAGS['max_csv_bytes']} changes it)")
+        if len(raw) > MAX_CSV_LINE:
+            raise ValueError(f"{shown}:{number}: line longer than {MAX_CSV_LINE} bytes")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{shown}:{number}: not UTF-8 text (byte {exc.start + 1} of the "
+                             "line); save the file as UTF-8") from None
+        yield text.removeprefix("\ufeff") if number == 1 else text
+
+
+def read_csv_observations(path: Path, shown: str,
+                          max_bytes: int = MAX_CSV_BYTES) -> Iterator[Observation]:
+    """Stream observations from a CSV with header `date,value`, one row at a time.
+
+    At most `max_bytes` are read, whatever the file claims to hold.
 
     Raises:
-        ValueError: naming `shown` and the line, for a bad header, row or encoding.
+        ValueError: naming `shown` and the line, for a bad header, row or encoding,
+            or a file larger than `max_bytes`.
+        OSError: the file cannot be read.
     """
     size = path.stat().st_size
-    if size > MAX_CSV_BYTES:
-        raise ValueError(f"{shown}: {size} bytes is larger than the limit of {MAX_CSV_BYTES}")
-    try:
-        with path.open("r", encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle)
+    if size > max_bytes:
+        raise ValueError(f"{shown}: {size} bytes is larger than the limit of {max_bytes} bytes "
+                         f"({FLAGS['max_csv_bytes']} changes it)")
+    with path.open("rb") as handle:
+        reader = csv.reader(_text_lines(handle, shown, max_bytes), strict=True)
+        try:
             header = next(reader, None)
             if header is None:
                 raise ValueError(f"{shown}:1: empty file; expected the header 'date,value'")
@@ -652,10 +719,55 @@ def read_csv_observations(path: Path, shown: str) -> Iterator[Observation]:
                     yield Observation(parse_date(row[0]), parse_value(row[1]))
                 except ValueError as exc:
                     raise ValueError(f"{shown}:{line}: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{shown}: not UTF-8 text ({exc.reason})") from None
-    except csv.Error as exc:
-        raise ValueError(f"{shown}: malformed CSV: {exc}") from None
+        except csv.Error as exc:
+            raise ValueError(f"{shown}:{reader.line_num}: malformed CSV: {exc}") from None
+
+
+class _Files:
+    """Reads the files of one bundle: each file once, observation files within a budget.
+
+    Items naming the same file share one reading, so a bundle cannot multiply work
+    by naming one big file many times.
+    """
+
+    def __init__(self, limits: Limits) -> None:
+        self.limit = limits.max_csv_bytes
+        self.used = 0
+        self.hashes: dict[Path, str] = {}
+        self.observations: dict[Path, tuple[Observation, ...] | ValueError] = {}
+
+    def sha256(self, real: Path) -> str:
+        """sha256 of a file inside the bundle. Raises OSError."""
+        if real not in self.hashes:
+            self.hashes[real] = file_sha256(real)
+        return self.hashes[real]
+
+    def read_observations(self, real: Path, shown: str) -> tuple[Observation, ...]:
+        """The observations of a CSV inside the bundle.
+
+        Raises:
+            ValueError: malformed file, or the bundle's observation files together
+                exceed the limit on their size.
+            OSError: the file cannot be read.
+        """
+        if real not in self.observations:
+            try:
+                size = real.stat().st_size
+                if self.used + size > self.limit:
+                    raise ValueError(
+                        f"{shown}: its {size} bytes take the bundle's observation files past "
+                        f"the limit of {self.limit} bytes in total ({FLAGS['max_csv_bytes']} "
+                        "changes it)")
+                self.used += size
+                plain = _read_plain_csv(real, size)
+                self.observations[real] = tuple(
+                    plain if plain is not None else read_csv_observations(real, shown, size))
+            except ValueError as exc:
+                self.observations[real] = exc
+        result = self.observations[real]
+        if isinstance(result, ValueError):
+            raise result
+        return result
 
 
 def _dated(item: EvidenceItem, cutoff: date | None) -> EvidenceItem:
@@ -676,8 +788,9 @@ def _dated(item: EvidenceItem, cutoff: date | None) -> EvidenceItem:
 
 def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
            start: date | None, end: date | None, problems: _Problems,
-           cutoff: date | None = None) -> EvidenceItem:
+           cutoff: date | None = None, files: _Files | None = None) -> EvidenceItem:
     """Decide whether one structurally valid item counts, and why not."""
+    files = files or _Files(DEFAULT_LIMITS)
     if entry["kind"] == "exclusion":
         # Whether an exclusion applies (expiry, mandatory processes) is for the rules.
         return EvidenceItem(id=entry["id"], process=entry["process"], kind="exclusion",
@@ -695,7 +808,7 @@ def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
         if real is None:
             return EvidenceItem(status="rejected", reason=reason, sha256=entry["sha256"], **common)
         try:
-            actual = file_sha256(real)
+            actual = files.sha256(real)
         except OSError as exc:
             return EvidenceItem(status="rejected", reason=f"file unreadable ({exc.strerror})",
                                 sha256=entry["sha256"], **common)
@@ -715,7 +828,7 @@ def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
                                 metric_type=mtype, **common)
         shown = str(manifest.parent / entry["path"])
         try:
-            observations = _read_plain_csv(real) or tuple(read_csv_observations(real, shown))
+            observations = files.read_observations(real, shown)
         except ValueError as exc:
             problems.add(raw.line_of("path"), f"observations file: {exc}", entry["id"])
             return EvidenceItem(status="rejected", reason=str(exc), metric_type=mtype, **common)

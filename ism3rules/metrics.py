@@ -111,7 +111,7 @@ def stdev(values: list[float]) -> float:
     sqrt_of_frac = getattr(statistics, "_float_sqrt_of_frac", None)
     if sqrt_of_frac is None or len(values) < 2 or set(map(type, values)) != {float}:
         return statistics.stdev(values)
-    tops, bottoms = zip(*map(float.as_integer_ratio, values))
+    tops, bottoms = zip(*map(float.as_integer_ratio, values), strict=True)
     scale = max(bottoms)                       # every denominator is a power of two
     nums = list(map(operator.mul, tops, map(operator.floordiv, itertools.repeat(scale), bottoms)))
     count, total = len(nums), sum(nums)

@@ -1,33 +1,53 @@
 """Safe YAML reading with line numbers and explicit limits, for untrusted files.
 
-Only plain YAML data is built (no tags that construct objects); every mapping
-remembers the line of each key so that errors can say where they are.
+Only plain YAML data is built: any tag other than the core schema's (`!!python/...`,
+custom `!tags`, `!!binary`, ...) is refused before anything is constructed. Size,
+nesting, alias count and alias expansion are bounded (see `Limits`), checked while
+the document is parsed, so a hostile document is refused early, in bounded time and
+memory. Every mapping remembers the line of each key so errors can say where they are.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
-try:  # the C parser is several times faster; the constructor stays the safe one
-    from yaml import CSafeLoader as _BaseLoader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _BaseLoader
+from .limits import DEFAULT_LIMITS, FLAGS, Limits
 
+if yaml.__with_libyaml__:  # libyaml parses several times faster; composing stays in Python
+    from yaml._yaml import CParser
 
-@dataclass(frozen=True)
-class Limits:
-    """Bounds on what one YAML document may cost to read."""
+    class _Parsing(CParser):
+        """Events from libyaml."""
 
-    max_bytes: int = 16 * 1024 * 1024
-    max_depth: int = 64
-    max_aliases: int = 100
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
 
+else:  # pragma: no cover - depends on how PyYAML was built
+    from yaml.parser import Parser
+    from yaml.reader import Reader
+    from yaml.scanner import Scanner
 
-DEFAULT_LIMITS = Limits()
+    class _Parsing(Reader, Scanner, Parser):  # type: ignore[no-redef]
+        """Events from PyYAML's pure-Python parser."""
+
+        def __init__(self, stream: str) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+
+__all__ = ["DEFAULT_LIMITS", "Limits", "Node", "YamlLimitError", "load_yaml"]
+
+# Tags of plain data (the YAML core schema, plus timestamps, which stay text).
+# Anything else could build objects or surprise a reader; it is refused.
+_CORE = "tag:yaml.org,2002:"
+ALLOWED_TAGS = frozenset({"!", *(_CORE + t for t in (
+    "str", "int", "float", "bool", "null", "seq", "map", "timestamp", "merge"))})
 
 
 class Node(dict):  # type: ignore[type-arg]
@@ -42,34 +62,74 @@ class Node(dict):  # type: ignore[type-arg]
 
 
 class YamlLimitError(Exception):
-    """A document exceeded one of the Limits; the message says which."""
+    """A document exceeded one of the Limits or used a refused tag; says which, and where."""
 
 
-def _make_loader(limits: Limits) -> type:
-    class _Loader(_BaseLoader):  # type: ignore[misc]
-        _aliases = 0
+def _line(mark: Any) -> int:
+    return int(mark.line) + 1 if mark is not None else 0
 
-        def compose_node(self, parent: Any, index: Any) -> Any:
-            if self.check_event(yaml.AliasEvent):
-                self._aliases += 1
-                if self._aliases > limits.max_aliases:
-                    mark = self.peek_event().start_mark
-                    raise YamlLimitError(
-                        f"line {mark.line + 1}: more than {limits.max_aliases} YAML aliases"
-                    )
+
+def _over(limit: str, limits: Limits, what: str, mark: Any) -> YamlLimitError:
+    value = getattr(limits, limit)
+    return YamlLimitError(f"line {_line(mark)}: {what} (limit {value}; "
+                          f"{FLAGS[limit]} changes it for a trusted file)")
+
+
+class _SafeLoader(_Parsing, Composer, SafeConstructor, Resolver):
+    """libyaml (or pure-Python) parser, Python composer with limits, safe constructor."""
+
+    limits: Limits = DEFAULT_LIMITS
+
+    def __init__(self, stream: str) -> None:
+        _Parsing.__init__(self, stream)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+        self._depth = 0
+        self._aliases = 0
+
+    # The C parser brings its own composer; use the Python one, whose steps can be checked.
+    check_node = Composer.check_node
+    get_node = Composer.get_node
+    get_single_node = Composer.get_single_node
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event: Any = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > self.limits.max_aliases:
+                raise _over("max_aliases", self.limits,
+                            f"more than {self.limits.max_aliases} YAML aliases", event.start_mark)
             return super().compose_node(parent, index)
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag not in ALLOWED_TAGS:
+            shown = "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
+            raise YamlLimitError(
+                f"line {_line(event.start_mark)}: YAML tags that build objects are not allowed: "
+                f"'{shown}'; write plain values (text, numbers, lists, mappings)")
+        if not isinstance(event, yaml.CollectionStartEvent):
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > self.limits.max_depth:
+                raise _over("max_depth", self.limits,
+                            f"nesting deeper than {self.limits.max_depth} levels", event.start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
-        def construct_document(self, node: Any) -> Any:
-            _check_depth(node, limits.max_depth)
-            return super().construct_document(node)
+    def construct_document(self, node: Any) -> Any:
+        if self._aliases:  # without aliases the nodes form a tree, checked while composed
+            _check_graph(node, self.limits)
+        return super().construct_document(node)
 
-    def construct_mapping(loader: Any, node: yaml.MappingNode) -> Node:
-        loader.flatten_mapping(node)
+    def construct_yaml_map_lines(self, node: yaml.MappingNode) -> Node:
+        self.flatten_mapping(node)
         result = Node()
-        result.line = node.start_mark.line + 1
+        result.line = _line(node.start_mark)
         result.key_lines = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = self.construct_object(key_node, deep=True)
             try:
                 hash(key)
             except TypeError as exc:
@@ -80,75 +140,137 @@ def _make_loader(limits: Limits) -> type:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key '{key}'", key_node.start_mark
                 )
-            result[key] = loader.construct_object(value_node, deep=True)
-            result.key_lines[str(key)] = key_node.start_mark.line + 1
+            result[key] = self.construct_object(value_node, deep=True)
+            result.key_lines[str(key)] = _line(key_node.start_mark)
         return result
 
-    def construct_timestamp_as_text(loader: Any, node: yaml.ScalarNode) -> str:
+    def construct_timestamp_as_text(self, node: yaml.ScalarNode) -> str:
         # Dates stay text: the loaders parse them and can then say where a bad one is.
-        return str(loader.construct_scalar(node))
-
-    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
-    _Loader.add_constructor("tag:yaml.org,2002:timestamp", construct_timestamp_as_text)
-    return _Loader
+        return str(self.construct_scalar(node))
 
 
-def _check_depth(root: Any, max_depth: int) -> None:
-    stack = [(root, 1)]
-    seen: set[int] = set()
+_SafeLoader.add_constructor(  # type: ignore[type-var]
+    Resolver.DEFAULT_MAPPING_TAG, _SafeLoader.construct_yaml_map_lines)
+_SafeLoader.add_constructor(  # type: ignore[type-var]
+    _CORE + "timestamp", _SafeLoader.construct_timestamp_as_text)
+
+
+def _check_graph(root: Any, limits: Limits) -> None:
+    """Refuse recursive aliases, nesting too deep through aliases, and alias bombs.
+
+    One pass over the distinct nodes (never over the expansion), computing for each
+    its nesting height and its size with every alias expanded.
+    """
+    height: dict[int, int] = {}
+    size: dict[int, int] = {}
+    cap = limits.max_alias_expansion + 1
+    stack: list[tuple[Any, bool]] = [(root, False)]
     while stack:
-        node, depth = stack.pop()
-        if id(node) in seen:
+        node, children_done = stack.pop()
+        key = id(node)
+        kids = _children(node)
+        if children_done:
+            height[key] = (1 + max((height[id(k)] for k in kids), default=0)) if kids is not None else 0
+            size[key] = min(1 + sum(size[id(k)] for k in kids or ()), cap * 2)
             continue
-        seen.add(id(node))
-        if depth > max_depth:
-            raise YamlLimitError(
-                f"line {node.start_mark.line + 1}: nesting deeper than {max_depth} levels"
-            )
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                stack.append((k, depth + 1))
-                stack.append((v, depth + 1))
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend((v, depth + 1) for v in node.value)
+        if key in height:
+            continue
+        if key in size:  # entered but not finished: the node contains itself
+            raise YamlLimitError(f"line {_line(node.start_mark)}: an alias refers to a "
+                                 "node that contains it (recursive data is not allowed)")
+        size[key] = -1
+        stack.append((node, True))
+        for kid in kids or ():
+            if id(kid) not in height:
+                if size.get(id(kid)) == -1:
+                    raise YamlLimitError(f"line {_line(kid.start_mark)}: an alias refers to "
+                                         "a node that contains it (recursive data is not allowed)")
+                stack.append((kid, False))
+    if height[id(root)] > limits.max_depth:
+        raise _over("max_depth", limits, f"nesting deeper than {limits.max_depth} levels "
+                    "once aliases are followed", root.start_mark)
+    added = size[id(root)] - len(size)
+    if added > limits.max_alias_expansion:
+        raise _over("max_alias_expansion", limits, "aliases expand to more than "
+                    f"{limits.max_alias_expansion} extra nodes (an alias bomb?)", root.start_mark)
+
+
+def _children(node: Any) -> list[Any] | None:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return None
+
+
+def _read_at_most(path: Path, limit: int) -> bytes:
+    """Up to `limit` bytes of a file, read in chunks (no buffer of `limit` up front)."""
+    chunks: list[bytes] = []
+    total = 0
+    with path.open("rb") as handle:
+        while total < limit:
+            chunk = handle.read(min(1 << 20, limit - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    return b"".join(chunks)
 
 
 def load_yaml(path: Path, limits: Limits = DEFAULT_LIMITS) -> Any:
-    """Read one YAML document from `path` safely.
+    """Read one YAML document from `path` safely, within `limits`.
 
     Raises:
         ValueError: with a message that starts with the file name and, where the
             parser knows it, the line; for unreadable files, YAML syntax errors,
-            non-UTF-8 bytes, object-building tags and exceeded limits.
+            non-UTF-8 bytes, refused tags and exceeded limits.
     """
     try:
         if not path.is_file():
-            raise ValueError(f"{path}: not a file")
+            kind = "a folder" if path.is_dir() else "not a regular file"
+            raise ValueError(f"{path}: expected a YAML file, found {kind}")
         size = path.stat().st_size
         if size > limits.max_bytes:
-            raise ValueError(
-                f"{path}: {size} bytes is larger than the limit of {limits.max_bytes} bytes"
-            )
-        raw = path.read_bytes()
+            raise ValueError(f"{path}: {size} bytes is larger than the limit of {limits.max_bytes} "
+                             f"bytes ({FLAGS['max_bytes']} changes it)")
+        raw = _read_at_most(path, limits.max_bytes + 1)  # the file may grow after stat
+        if len(raw) > limits.max_bytes:
+            raise ValueError(f"{path}: larger than the limit of {limits.max_bytes} bytes "
+                             f"({FLAGS['max_bytes']} changes it)")
     except OSError as exc:
         raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ValueError(f"{path}:{line}: not UTF-8 text (byte {exc.start})") from exc
+        raise ValueError(f"{path}:{line}: not UTF-8 text (byte {exc.start}); "
+                         "save the file as UTF-8") from exc
+    loader = _SafeLoader(text)
+    loader.limits = limits
     try:
-        return yaml.load(text, Loader=_make_loader(limits))  # noqa: S506 - safe loader subclass
+        return loader.get_single_data()
     except YamlLimitError as exc:
+        text_ = str(exc)
+        if text_.startswith("line "):
+            number, _, rest = text_[5:].partition(": ")
+            raise ValueError(f"{path}:{number}: {rest}") from exc
         raise ValueError(f"{path}: {exc}") from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         problem = exc.problem or exc.context or "invalid YAML"
-        if "could not determine a constructor" in str(exc):
-            problem = "YAML tags that build objects are not allowed: " + problem
+        if exc.problem and exc.context:
+            at = f", line {exc.context_mark.line + 1}" if exc.context_mark else ""
+            problem = f"{exc.problem} ({exc.context}{at})"
         raise ValueError(f"{where}: {problem}") from exc
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, by position
+        line = text[: exc.position].count("\n") + 1
+        raise ValueError(f"{path}:{line}: character #x{exc.character:04x} is not allowed in "
+                         f"YAML ({exc.reason})") from exc
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: invalid YAML: {exc}") from exc
-    except RecursionError as exc:
+        shown = " ".join(str(exc).split())
+        raise ValueError(f"{path}: invalid YAML: {shown}") from exc
+    except RecursionError as exc:  # only when the depth limit is raised very high
         raise ValueError(f"{path}: document nested too deeply") from exc
+    finally:
+        loader.dispose()

@@ -79,7 +79,7 @@ def test_reports_are_byte_identical_to_evaluate(fleet: Path, tmp_path: Path, job
                                  "--reports-dir", str(reports), *options]))
     names = ["alpha", "bravo", "charlie", "delta", "echo"]
     assert sorted(p.name for p in reports.iterdir()) == [f"{n}.json" for n in names]
-    for entry, name in zip(summary["bundles"], names):
+    for entry, name in zip(summary["bundles"], names, strict=True):
         single = evaluate_json(fleet / name, *options)
         assert (reports / f"{name}.json").read_text() == single
         doc = json.loads(single)
