@@ -25,7 +25,6 @@ import gc
 import multiprocessing
 import os
 import re
-import tempfile
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -39,6 +38,7 @@ from . import __version__
 from .api import Inputs, load_inputs, report_document
 from .errors import EvidenceError, Ism3Error
 from .evidence import MANIFEST
+from .output import write_atomically
 
 SCHEMA = "ism3-batch/1"
 START_METHOD = "spawn"
@@ -287,7 +287,7 @@ def _evaluate_one(path: str, report: str | None) -> BundleOutcome:
         if report is not None:
             from .formats import FORMATS
 
-            _write_atomically(Path(report), FORMATS["json"](document))
+            write_atomically(Path(report), FORMATS["json"](document))
     except (Ism3Error, OSError) as exc:
         text = str(exc)
         if isinstance(exc, OSError):
@@ -302,18 +302,6 @@ def _evaluate_one(path: str, report: str | None) -> BundleOutcome:
         tuple(ProfileLevel(p["id"], p["achieved_level"], p["max_level"])
               for p in document["profiles"]),
         report)
-
-
-def _write_atomically(target: Path, text: str) -> None:
-    """Write `text` to `target` through a temporary file and a rename. Raises OSError."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def to_summary(result: BatchResult) -> dict[str, Any]:
