@@ -98,3 +98,15 @@ def test_broken_rule_file_is_exit_2_naming_file_and_rule(tmp_path: Path) -> None
     out = invoke(["evaluate", SAMPLE, "--rules-dir", str(rules)], code=2)
     assert "capability.yaml:" in out and "rule CAP-DEFINED" in out
     assert "unknown metric_type 'lod'" in out
+
+
+def test_report_files_get_the_usual_mode_not_a_private_one(tmp_path: Path) -> None:
+    import os
+
+    target = tmp_path / "report.html"
+    old = os.umask(0o022)
+    try:
+        invoke(["evaluate", SAMPLE, "-f", "html", "-o", str(target)])
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == 0o644
