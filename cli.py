@@ -496,9 +496,10 @@ BATCH_FORMAT_CHOICES = ("table", "json", "csv")   # literal, as FORMAT_CHOICES
               metavar="YYYY-MM-DD", help="Judge every bundle as it stood at this date, as "
                                          "`evaluate --as-of` does.")
 @rules_dir_option
+@limits_options
 def batch(paths: tuple[Path, ...], profile_refs: tuple[str, ...], jobs: int | None, fmt: str,
           output: Path | None, reports_dir: Path | None, quiet: bool, as_of: Any,
-          rules_dir: Path | None) -> None:
+          rules_dir: Path | None, limits: Any = None) -> None:
     """Evaluate many bundles: each PATH is a bundle or a folder of bundles.
 
     Bundles are evaluated in worker processes and listed sorted by path, with the
@@ -527,7 +528,7 @@ def batch(paths: tuple[Path, ...], profile_refs: tuple[str, ...], jobs: int | No
 
     try:
         result = run_batch(paths, profile_refs, rules_dir, jobs, reports_dir, progress,
-                           as_of.date() if as_of else None)
+                           as_of.date() if as_of else None, limits)
     finally:
         if bar_cm is not None:
             bar_cm.__exit__(None, None, None)

@@ -38,6 +38,7 @@ from . import __version__
 from .api import Inputs, load_inputs, report_document
 from .errors import EvidenceError, Ism3Error
 from .evidence import MANIFEST
+from .limits import Limits
 from .output import write_atomically
 
 SCHEMA = "ism3-batch/1"
@@ -155,10 +156,10 @@ def report_names(bundles: Sequence[Path]) -> list[str]:
 def run_batch(paths: Sequence[Path | str], profile_refs: Sequence[str] = (),
               rules_dir: Path | None = None, jobs: int | None = None,
               reports_dir: Path | None = None, progress: Progress | None = None,
-              as_of: date | None = None) -> BatchResult:
+              as_of: date | None = None, limits: Limits | None = None) -> BatchResult:
     """Evaluate every bundle under `paths`; `jobs` worker processes (None: one per core;
-    1: in this process). Reports go to `reports_dir` when given; `as_of` is as for
-    `api.assess_bundle`.
+    1: in this process). Reports go to `reports_dir` when given; `as_of` and `limits`
+    are as for `api.assess_bundle`.
 
     Raises:
         EvidenceError: a path does not exist or holds no bundle.
@@ -189,9 +190,9 @@ def run_batch(paths: Sequence[Path | str], profile_refs: Sequence[str] = (),
 
     if progress is not None:
         progress(0, len(tasks), None)
-    init_args = (tuple(profile_refs), rules_dir, as_of)
+    init_args = (tuple(profile_refs), rules_dir, as_of, limits)
     if workers == 1:
-        _use_inputs(inputs, as_of)
+        _use_inputs(inputs, as_of, limits)
         for index, task in enumerate(tasks):
             finished(index, _evaluate_one(*task))
     else:
@@ -261,21 +262,22 @@ def _run_alone(task: Task, init_args: tuple[Any, ...], context: Any,
 
 _inputs: Inputs | None = None
 _as_of: date | None = None
+_limits: Limits | None = None
 
 
-def _use_inputs(inputs: Inputs, as_of: date | None) -> None:
+def _use_inputs(inputs: Inputs, as_of: date | None, limits: Limits | None = None) -> None:
     """Make `inputs` the ones `_evaluate_one` uses, with the rulebook compiled."""
-    global _inputs, _as_of
+    global _inputs, _as_of, _limits
     from .assessment import compile_rulebook
 
     compile_rulebook(inputs.rulebook)
-    _inputs, _as_of = inputs, as_of
+    _inputs, _as_of, _limits = inputs, as_of, limits
 
 
 def _init_worker(profile_refs: tuple[str, ...], rules_dir: Path | None,
-                 as_of: date | None) -> None:
+                 as_of: date | None, limits: Limits | None = None) -> None:
     """Load the inputs and compile the rulebook, once per worker process."""
-    _use_inputs(load_inputs(profile_refs, rules_dir), as_of)
+    _use_inputs(load_inputs(profile_refs, rules_dir), as_of, limits)
     gc.freeze()  # what a worker loaded once lives as long as it: keep it out of collections
 
 
@@ -283,7 +285,7 @@ def _evaluate_one(path: str, report: str | None) -> BundleOutcome:
     """Evaluate one bundle in this worker; never raises."""
     assert _inputs is not None, "worker not initialized"
     try:
-        document = report_document(path, _inputs, _as_of)
+        document = report_document(path, _inputs, _as_of, _limits)
         if report is not None:
             from .formats import FORMATS
 

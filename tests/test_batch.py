@@ -200,3 +200,15 @@ def test_a_worker_crash_is_pinned_on_its_bundle(fleet: Path) -> None:
 
 def test_every_batch_format_choice_has_a_renderer() -> None:
     assert set(BATCH_FORMAT_CHOICES) == set(BATCH_FORMATS)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_batch_applies_the_reading_limits_in_every_worker(fleet: Path, jobs: str) -> None:
+    """--max-csv-bytes bounds each bundle as it bounds `evaluate`; bundles under it pass."""
+    result = CliRunner().invoke(main, ["batch", str(fleet), "-j", jobs, "-q", "-f", "json",
+                                       "--max-csv-bytes", "200"])
+    assert result.exit_code == 2, result.output
+    summary = json.loads(result.output)
+    failed = {Path(b["path"]).name: b["error"] for b in summary["bundles"] if b.get("error")}
+    assert set(failed) == {"alpha", "bravo", "charlie", "delta"}   # echo has no CSV at all
+    assert all("limit of 200 bytes" in error for error in failed.values())
