@@ -121,6 +121,9 @@ class CompiledRulebook:
             RuleError: the engine refused the ruleset; the message names the rule.
         """
         self.rulebook = rulebook
+        # fact types some rule has a condition on; derived facts of other types are
+        # recorded but never asserted (the engine would refuse them anyway)
+        self._consumed = {c.fact for r in rulebook.rules for c in r.when}
         self._aliases: dict[str, dict[str, str]] = {}
         definition: dict[str, Any] = {}
         for rule in rulebook.rules:
@@ -147,7 +150,8 @@ class CompiledRulebook:
 
     def _with_actions(self, definition: dict[str, Any]) -> dict[str, Any]:
         for rule in self.rulebook.rules:
-            definition[rule.id]["run"] = _make_action(rule, self._aliases[rule.id])
+            definition[rule.id]["run"] = _make_action(rule, self._aliases[rule.id],
+                                                      rule.then_fact in self._consumed)
         definition[SENTINEL_RULE]["run"] = _noop
         return definition
 
@@ -246,8 +250,13 @@ def _noop(c: Any) -> None:
     return None
 
 
-def _make_action(rule: Rule, aliases: dict[str, str]) -> Callable[[Any], None]:
-    """The action of one rule: record the firing, then assert the derived fact."""
+def _make_action(rule: Rule, aliases: dict[str, str],
+                 consumed: bool = True) -> Callable[[Any], None]:
+    """The action of one rule: record the firing, then assert the derived fact.
+
+    `consumed` False: no rule has a condition on this fact type, so asserting it
+    could only raise inside the engine; the firing is recorded and that is all.
+    """
     names = [(c.alias, aliases[c.alias]) for c in rule.when]
     then = rule.then
     key_attrs = FACT_TYPES[rule.then_fact].key
@@ -279,6 +288,8 @@ def _make_action(rule: Rule, aliases: dict[str, str]) -> Callable[[Any], None]:
             if fact_id in run.keyed:
                 return  # derived already: the firing is recorded, the fact is the same
             run.keyed.add(fact_id)
+        if not consumed:
+            return
         try:
             c.assert_fact(engine_safe(derived))
         except not_handled:
