@@ -45,6 +45,26 @@ def metric_item(process: str, metric_type: str, dates: list[str] | None = None,
             "observations": [{"date": d, "value": 1} for d in (dates or ["2026-02-01"])]}
 
 
+def write_evidence(root: Path, evidence: dict[str, tuple[bool, Any]], org_id: str = "case") -> Path:
+    """A bundle from {process: (documented, metric types)}: one document per documented
+    process, one metric with one observation (2026-03-01) per type."""
+    items: list[dict[str, Any]] = []
+    (root / "docs").mkdir(parents=True, exist_ok=True)
+    for process, (documented, types) in sorted(evidence.items()):
+        if documented:
+            (root / "docs" / f"{process}.md").write_text(f"# {process} procedure\n")
+            items.append({"id": f"DOC-{process}", "process": process, "kind": "documentation",
+                          "path": f"docs/{process}.md"})
+        for mtype in sorted(types):
+            items.append({"id": f"MET-{process}-{mtype}", "process": process, "kind": "metric",
+                          "metric_type": mtype,
+                          "observations": [{"date": "2026-03-01", "value": 1}]})
+    (root / "bundle.yaml").write_text(yaml.safe_dump(
+        {"schema": "ism3-evidence/1", "organization": {"id": org_id, "name": org_id.title()},
+         "evidence": items}))
+    return root
+
+
 def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 

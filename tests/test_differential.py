@@ -8,14 +8,13 @@ and knows nothing of ism3rules' compiler.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
+from conftest import ROOT, write_evidence
 from ism3rules.assessment import assess
 from ism3rules.catalogue import load_catalogue
 from ism3rules.evidence import load_bundle
@@ -77,28 +76,10 @@ profile_strategy = st.lists(
 )
 
 
-def _write(root: Path, evidence: dict[str, tuple[bool, set[str]]]) -> Path:
-    items: list[dict[str, Any]] = []
-    (root / "docs").mkdir(parents=True, exist_ok=True)
-    for process, (documented, types) in sorted(evidence.items()):
-        if documented:
-            (root / "docs" / f"{process}.md").write_text("procedure\n")
-            items.append({"id": f"D-{process}", "process": process, "kind": "documentation",
-                          "path": f"docs/{process}.md"})
-        for mtype in sorted(types):
-            items.append({"id": f"M-{process}-{mtype}", "process": process, "kind": "metric",
-                          "metric_type": mtype,
-                          "observations": [{"date": "2026-01-05", "value": 3.5}]})
-    (root / "bundle.yaml").write_text(yaml.safe_dump(
-        {"schema": "ism3-evidence/1", "organization": {"id": "diff", "name": "Diff"},
-         "evidence": items}))
-    return root
-
-
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(evidence=evidence_strategy, levels=profile_strategy)
 def test_engine_agrees_with_plain_reading(tmp_path_factory: Any, evidence: Any, levels: Any) -> None:
-    root = _write(tmp_path_factory.mktemp("b"), evidence)
+    root = write_evidence(tmp_path_factory.mktemp("b"), evidence, "diff")
     profile = {"schema": "ism3-profile/1", "id": "random", "name": "Random", "source": "custom",
                "levels": [{"level": i + 1, "name": f"L{i + 1}", "requires": req}
                           for i, req in enumerate(levels)]}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, write_evidence
 from ism3rules.assessment import assess
 from ism3rules.evidence import load_bundle
 from ism3rules.profiles import load_profile_file
@@ -28,22 +28,8 @@ def _cases(name: str) -> list[Any]:
 
 
 def _bundle(tmp_path: Path, evidence: dict[str, list[str]], documented: set[str]) -> Path:
-    items: list[dict[str, Any]] = []
-    root = tmp_path / "bundle"
-    (root / "docs").mkdir(parents=True)
-    for process, types in evidence.items():
-        if process in documented:
-            (root / "docs" / f"{process}.md").write_text(f"# {process} procedure\n")
-            items.append({"id": f"DOC-{process}", "process": process, "kind": "documentation",
-                          "path": f"docs/{process}.md"})
-        for mtype in types:
-            items.append({"id": f"MET-{process}-{mtype}", "process": process, "kind": "metric",
-                          "metric_type": mtype,
-                          "observations": [{"date": "2026-03-01", "value": 1}]})
-    (root / "bundle.yaml").write_text(yaml.safe_dump(
-        {"schema": "ism3-evidence/1", "organization": {"id": "case", "name": "Case"},
-         "evidence": items}))
-    return root
+    return write_evidence(tmp_path / "bundle",
+                          {p: (p in documented, types) for p, types in evidence.items()})
 
 
 @pytest.mark.parametrize("case", _cases("capability.yaml"))
