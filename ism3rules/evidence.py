@@ -25,7 +25,7 @@ from operator import attrgetter
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, NamedTuple
 
-from .catalogue import Catalogue, load_catalogue
+from .catalogue import Catalogue, load_catalogue, suggest_process
 from .errors import EvidenceError, did_you_mean
 from .limits import FLAGS
 from .specs import MetricSpec, ServiceLevel, parse_service_levels, parse_spec
@@ -410,7 +410,7 @@ def _item_fields(raw: Any, index: int, list_line: int, catalogue: Catalogue,
     process = _text(raw, "process", problems, label, required=True)
     if process is not None and process not in catalogue.process_ids:
         problems.add(raw.line_of("process"),
-                     f"unknown process '{process}'{did_you_mean(process, catalogue.process_ids)}; "
+                     f"unknown process '{process}'{suggest_process(process, catalogue.process_ids)}; "
                      "`ism3 processes` lists the 45 O-ISM3 processes", label)
     kind = _text(raw, "kind", problems, label, required=True)
     if kind is not None and kind not in KINDS:
