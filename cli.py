@@ -683,6 +683,41 @@ def export_oscal_catalog(output: Path | None) -> None:
     _write(render_oscal_catalog(load_catalogue(), __version__), output)
 
 
+@main.command(short_help="Record the sha256 of documents that have none.")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--check", "--dry-run", "check", is_flag=True,
+              help="Change nothing; exit 1 when something would be sealed (for CI).")
+@limits_options
+def seal(bundle: Path, check: bool, limits: Limits) -> None:
+    """Write the sha256 of every documentation item of BUNDLE that has none into bundle.yaml.
+
+    Comments and layout are kept: one `sha256:` line is added after each item's
+    `path`. Items whose file is missing or outside the bundle are listed and left
+    alone. Exit 0 when done (or, with --check, when nothing is left to seal), 1 with
+    --check when something would be sealed, 2 when the bundle cannot be read.
+    """
+    from ism3rules.seal import seal as seal_bundle
+
+    result = seal_bundle(bundle, check=check, limits=limits)
+    verb = "would seal" if check else "sealed"
+    empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"  # sha256 of b""
+    for item in result.sealed:
+        click.echo(f"{result.manifest}:{item.line}: {verb} {item.id} ({item.path}): "
+                   f"sha256 {item.sha256}" + (" (an empty file)" if item.sha256 == empty else ""))
+    for left in result.not_sealed:
+        click.echo(f"{result.manifest}:{left.line}: not sealed {left.id}: {left.reason}")
+    count = len(result.sealed)
+    if check:
+        click.echo(f"{count} documentation item(s) to seal, {result.already} sealed already"
+                   + (f", {len(result.not_sealed)} cannot be" if result.not_sealed else ""))
+        if count:
+            click.get_current_context().exit(EXIT_TARGET_MISSED)
+        return
+    click.echo(f"{result.manifest}: {count} item(s) sealed, {result.already} sealed already"
+               + (f", {len(result.not_sealed)} cannot be (file missing or unusable)"
+                  if result.not_sealed else ""))
+
+
 SCHEMA_KINDS = ("bundle", "profile", "rules")   # literal, as FORMAT_CHOICES
 
 
