@@ -103,8 +103,8 @@ def choose_format(fmt: str | None, output: Path | None, choices: tuple[str, ...]
         return fitting[0]
     if kind is not None and FORMAT_FILE_KINDS.get(fmt) != kind:
         raise click.UsageError(
-            f"--format {fmt} contradicts --output {output}, a {_KIND_NAMES[kind]} file name; "
-            "give one of them, or make them agree")
+            f"--format {fmt} contradicts --output {output} ({_KIND_NAMES[kind]}, by its "
+            "extension); give one of them, or make them agree")
     return fmt
 
 
@@ -310,7 +310,7 @@ def validate(bundle: Path, limits: Limits) -> None:
     """
     from ism3rules.assessment import assess
     from ism3rules.evidence import load_bundle
-    from ism3rules.formats.fit import fit_lines, fit_table
+    from ism3rules.formats.fit import fit_lines
     from ism3rules.formats.table import coverage_in_percent
     from ism3rules.rules import load_rulebook
     from ism3rules.scaffold import has_placeholder_text, is_placeholder, rejection_advice
@@ -325,12 +325,11 @@ def validate(bundle: Path, limits: Limits) -> None:
              f"{len(loaded.items)} evidence items: {len(loaded.items) - len(rejected)} "
              f"accepted, {len(rejected)} rejected"]
     click.echo("\n".join(fit_lines(lines, width)))
-    if rejected:
-        click.echo(fit_table([[f"{loaded.manifest}:{i.line}", i.id,
-                               ("placeholder: " if is_placeholder(i) else "")
-                               + coverage_in_percent(i.reason)] for i in rejected],
-                             ["where", "item", "reason it does not count"], width,
-                             text_columns=[2]))
+    if rejected:   # where, item, why: one line each (wrapped under itself), as grep likes
+        click.echo("\n".join(fit_lines(
+            [f"{loaded.manifest}:{i.line}  {i.id}  " + ("placeholder: " if is_placeholder(i)
+                                                        else "")
+             + coverage_in_percent(i.reason) for i in rejected], width)))
     todo: list[str] = []
     placeholders = [i for i in rejected if is_placeholder(i)]
     if placeholders:

@@ -19,8 +19,7 @@ from ._common import text
 
 STABLE_WIDTH = 100   # output not going to a terminal (a pipe, a file): same width every time
 MIN_WIDTH = 80       # a narrower terminal still gets 80 columns
-_GAP = 2             # tabulate's "simple" format: two spaces between columns
-_HEADER_PADDING = 2  # ... and every column at least two wider than its header (MIN_PADDING)
+_GAP = 2             # two spaces between columns, as tabulate's "simple" format
 _SHORTEST_TEXT = 12  # a text column is not wrapped narrower than this (unless it is already)
 
 
@@ -57,10 +56,10 @@ def fit_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int 
     cells = [[_cell(c, i in multiline) for i, c in enumerate(row)] for row in rows]
     heads = [text(h) for h in headers]
     count = len(heads)
-    natural = [max([len(heads[i]) + _HEADER_PADDING,
-                    *(len(line) for r in cells for line in r[i])]) for i in range(count)]
-    floor = [max([_words_width(heads[i]) + _HEADER_PADDING,
-                  *(_words_width(line) for r in cells for line in r[i])]) for i in range(count)]
+    natural = [max([len(heads[i]), *(len(line) for r in cells for line in r[i])])
+               for i in range(count)]
+    floor = [max([_words_width(heads[i]), *(_words_width(line) for r in cells for line in r[i])])
+             for i in range(count)]
     widths = list(natural)
 
     def total() -> int:
@@ -76,8 +75,13 @@ def fit_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int 
             widths[widest] -= 1
     wrapped = [["\n".join(_wrap(line, widths[i]) for line in c) for i, c in enumerate(row)]
                for row in cells]
-    shown_heads = [_wrap(h, widths[i] - _HEADER_PADDING) for i, h in enumerate(heads)]
-    table = str(tabulate(wrapped, headers=shown_heads, tablefmt="simple", disable_numparse=True))
+    shown_heads = [_wrap(h, widths[i]) for i, h in enumerate(heads)]
+    # The header is a row of its own, underlined like tabulate's "simple" format but
+    # without the two columns of padding "simple" adds to every header.
+    used = [max(len(line) for cell in [shown_heads[i], *(r[i] for r in wrapped)]
+                for line in cell.split("\n")) for i in range(count)]
+    table = str(tabulate([shown_heads, ["-" * w for w in used], *wrapped], tablefmt="plain",
+                         disable_numparse=True))
     if not sections:
         return table
     return _with_sections(table, wrapped, shown_heads, sections)

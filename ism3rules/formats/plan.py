@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from .fit import fit_lines, fit_table
 from .json_format import render_json
+
+
+# "(declared <sha256>, file has <sha256>)" in a reason: two 64-digit words no table can wrap;
+# the plan's table leaves them out (the snippet below it, and `ism3 validate`, show them)
+_HASHES = re.compile(r" \([^()]*\b[0-9a-fA-F]{64}\b[^()]*\)")
 
 
 def _cell(required: str | None, status: str | None) -> str:
@@ -37,7 +43,7 @@ def render_plan_table(plan: dict[str, Any], width: int | None = None) -> str:
         todo = ", ".join(step["missing"])
         if step["not_counted"]:
             todo += "; not counting yet: " + "; ".join(
-                f"{i['id']} ({i['reason']})" for i in step["not_counted"])
+                f"{i['id']} ({_HASHES.sub('', i['reason'])})" for i in step["not_counted"])
         rows.append([n, step["process"], step["name"], f"{step['from']} -> {step['to']}",
                      step["cost"], todo])
     out.append(fit_table(rows, ["#", "process", "name", "raise", "items", "evidence to collect"],

@@ -117,10 +117,9 @@ def render_table(document: dict[str, Any], width: int | None = None) -> str:
     rejected = [e for e in evidence if e["status"] != "accepted"]
     out.append(f"Evidence: {len(evidence)} items, {len(evidence) - len(rejected)} accepted, "
                f"{len(rejected)} rejected")
-    if rejected:
-        out.append(fit_table([[e["id"], e["process"], coverage_in_percent(e["reason"])]
-                              for e in rejected],
-                             ["rejected item", "process", "reason"], width, text_columns=[2]))
+    # one line per rejected item (wrapped under itself): a reason may hold two whole sha256
+    out.extend(fit_lines([f"  {e['id']} ({e['process']}): {coverage_in_percent(e['reason'])}"
+                          for e in rejected], width))
     out.extend(_metric_sections(document, width))
     # A bundle may carry terminal control sequences (YAML "\e"); a terminal must not run them.
     return strip_controls("\n".join(out)) + "\n"
@@ -159,13 +158,13 @@ def _metric_sections(document: dict[str, Any], width: int | None = None) -> list
         out.append("")
         out.append("Service levels")
         out.append(fit_table(
-            [[s["id"], s["process"], s["provider"] or "-", f"{s['metric']} {s['target']}",
-              s["window"], s["status"],
+            [[f"{s['id']} ({s['process']}" + (f", {s['provider']})" if s["provider"] else ")"),
+              f"{s['metric']} {s['target']}, {s['window']}", s["status"],
               ", ".join(f"{o['date']}={_num(o['value'])}" for o in s["observations"][-6:])
               + (f" (+{len(s['observations']) - 6})" if len(s["observations"]) > 6 else "")]
              for s in document["service_levels"]],
-            ["service level", "process", "provider", "target", "window", "status",
-             "deciding observations"], width, text_columns=[2, 3, 6]))
+            ["service level (process, provider)", "target, window", "status",
+             "deciding observations"], width, text_columns=[0, 1, 3]))
     findings = document.get("findings", [])
     out.append("")
     out.append(f"Findings: {len(findings)}")
