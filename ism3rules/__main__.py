@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
 if __name__ == "__main__":  # pragma: no cover - run as a program by the tests
     from cli import main
 
-    sys.exit(main(prog_name="ism3"))
+    main(prog_name="ism3")   # click ends the process with the command's exit code

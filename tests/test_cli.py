@@ -23,7 +23,7 @@ def invoke(args: list[str], code: int = 0) -> str:
 def test_evaluate_table_shows_profiles_processes_and_rejections() -> None:
     out = invoke(["evaluate", SAMPLE])
     assert "Northwind Traders (northwind)" in out
-    assert "ism3-derived    derived   3 / 5" in out
+    assert "ism3-derived    derived  3 / 5" in out
     assert "OSP-3" in out and "optimized" in out
     assert "DOC-OSP20-DRAFT" in out and "file missing" in out
     assert "not the standard's own table" in out

@@ -355,6 +355,13 @@ def test_shell_completion_offers_profile_ids() -> None:
     script = subprocess.run(ISM3, capture_output=True, text=True, timeout=120, check=False,
                             env={**os.environ, "_ISM3_COMPLETE": "bash_source"}).stdout
     assert "_ISM3_COMPLETE=bash_complete" in script
+    for shell in ("zsh", "fish"):   # the other lines of docs/cli.md
+        script = subprocess.run(ISM3, capture_output=True, text=True, timeout=120, check=False,
+                                env={**os.environ, "_ISM3_COMPLETE": f"{shell}_source"}).stdout
+        assert f"{shell}_complete" in script
+    doc = (ROOT / "docs" / "cli.md").read_text()
+    for shell in ("bash", "zsh", "fish"):
+        assert f"_ISM3_COMPLETE={shell}_source ism3" in doc
 
 
 def test_a_closed_pipe_is_not_an_error() -> None:

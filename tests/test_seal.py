@@ -171,3 +171,16 @@ def test_a_bundle_that_cannot_be_read_is_exit_2_and_untouched(tmp_path: Path) ->
     assert manifest.read_bytes() == before
     with pytest.raises(EvidenceError):
         seal(root)
+
+
+def test_the_documented_example_is_what_seal_prints(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "bundles.md").read_text()
+    start = doc.index("$ ism3 seal acme\n") + len("$ ism3 seal acme\n")
+    shown = doc[start:doc.index("```", start)]
+    monkeypatch.chdir(tmp_path)
+    run(["init", "acme", "-p", "small-business", "--period-start", "2026-01-01",
+         "--period-end", "2026-06-30"], 0)
+    for name, text in (("osp-3", "hello\n"), ("osp-10", "x\n"), ("osp-17", "y\n")):
+        Path(f"acme/docs/{name}-procedure.md").write_text(text)
+    assert run(["seal", "acme"], 0) == shown
