@@ -202,3 +202,31 @@ def test_ism3_schema_refuses_an_unknown_kind_and_a_non_json_file(tmp_path: Path)
     assert result.exit_code == 2 and "bundle" in result.output
     result = CliRunner().invoke(main, ["schema", "bundle", "-o", str(tmp_path / "s.html")])
     assert result.exit_code == 2 and "a JSON Schema is JSON" in result.output
+
+
+def test_the_schemas_know_every_key_the_loaders_know() -> None:
+    """A key added to a loader must be added to the schema builder too (and regenerated)."""
+    from ism3rules import evidence, profiles, rules, specs
+
+    bundle = json.loads(schema_path("bundle").read_text())
+    props = bundle["properties"]
+    assert set(props) == set(evidence.TOP_KEYS)
+    assert set(props["organization"]["properties"]) == set(evidence.ORG_KEYS)
+    assessment = props["assessment"]["anyOf"][1]["properties"]
+    assert set(assessment) == set(evidence.ASSESSMENT_KEYS)
+    assert set(assessment["period"]["anyOf"][1]["properties"]) == set(evidence.PERIOD_KEYS)
+    by_kind = {rule["if"]["properties"]["kind"]["const"]: rule["then"]["properties"]
+               for rule in props["evidence"]["items"]["allOf"]}
+    assert {k: set(v) for k, v in by_kind.items()} == {
+        k: set(v) for k, v in evidence.ITEM_KEYS.items()}
+    assert set(by_kind["metric"]["specification"]["properties"]) == set(specs.SPEC_KEYS)
+    assert set(props["service_levels"]["anyOf"][1]["items"]["properties"]) == set(specs.SLA_KEYS)
+    profile = json.loads(schema_path("profile").read_text())["properties"]
+    assert set(profile) == set(profiles.TOP_KEYS)
+    assert set(profile["levels"]["items"]["properties"]) == set(profiles.LEVEL_KEYS)
+    requirement = profile["levels"]["items"]["properties"]["requires"]["anyOf"][1]
+    assert set(requirement["additionalProperties"]["anyOf"][1]["properties"]) == set(
+        profiles.REQUIREMENT_KEYS)
+    rule_file = json.loads(schema_path("rules").read_text())["properties"]
+    assert set(rule_file) == set(rules.FILE_KEYS)
+    assert set(rule_file["rules"]["items"]["properties"]) == set(rules.RULE_KEYS)
