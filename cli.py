@@ -8,6 +8,7 @@ error, 3 internal error (a bug: please report it).
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +35,11 @@ class _Ism3Group(click.Group):
 
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # the reader went away (`ism3 processes | head`): nothing more to say, to anyone
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(EXIT_OK)
         except Ism3Error as exc:
             for line in str(exc).splitlines():
                 click.echo(f"ism3: error: {line}", err=True)
@@ -58,6 +64,132 @@ def _write(text: str, output: Path | None) -> None:
     from ism3rules.output import write_atomically
 
     write_atomically(output, text)
+
+
+# --output's extension -> the format it implies (when --format is not given), and the
+# kind of file each format is; literal so that --help needs no imports.
+EXTENSION_FORMATS = {".json": "json", ".md": "markdown", ".markdown": "markdown",
+                     ".html": "html", ".htm": "html", ".csv": "csv", ".xml": "junit"}
+FORMAT_FILE_KINDS = {"json": ".json", "oscal": ".json", "markdown": ".md", "html": ".html",
+                     "csv": ".csv", "csv-evidence": ".csv", "junit": ".xml", "table": None}
+_KIND_NAMES = {".json": "JSON", ".md": "Markdown", ".html": "HTML", ".csv": "CSV", ".xml": "XML"}
+
+
+def _file_kind(output: Path | None) -> str | None:
+    """The kind of file --output names by its extension (".json", ...), None for others."""
+    if output is None:
+        return None
+    implied = EXTENSION_FORMATS.get(output.suffix.lower())
+    return FORMAT_FILE_KINDS[implied] if implied else None
+
+
+def choose_format(fmt: str | None, output: Path | None, choices: tuple[str, ...]) -> str:
+    """The output format: --format when given, else the one --output's extension implies
+    (.json .md .html .csv .xml), else `table` (any other extension, or none).
+
+    Raises:
+        click.UsageError: --format and --output's extension contradict each other, or
+            the extension names a kind of file this command does not write.
+    """
+    kind = _file_kind(output)
+    if fmt is None:
+        if kind is None:
+            return "table"
+        fitting = [f for f in choices if FORMAT_FILE_KINDS[f] == kind]
+        if not fitting:
+            raise click.UsageError(
+                f"--output {output}: this command does not write {_KIND_NAMES[kind]} files "
+                f"(its formats: {', '.join(choices)}); give --format, or another file name")
+        return fitting[0]
+    if kind is not None and FORMAT_FILE_KINDS.get(fmt) != kind:
+        raise click.UsageError(
+            f"--format {fmt} contradicts --output {output} ({_KIND_NAMES[kind]}, by its "
+            "extension); give one of them, or make them agree")
+    return fmt
+
+
+def table_width(output: Path | None = None) -> int:
+    """Columns for the table format: COLUMNS when set, else the terminal's width when
+    stdout is one (and no --output), else a stable width; never less than 80."""
+    from ism3rules.formats.fit import MIN_WIDTH, STABLE_WIDTH
+
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit():
+        return max(MIN_WIDTH, int(columns))
+    if output is None and sys.stdout.isatty():
+        import shutil
+
+        return max(MIN_WIDTH, shutil.get_terminal_size((STABLE_WIDTH, 24)).columns)
+    return STABLE_WIDTH
+
+
+def format_option(choices: tuple[str, ...], what: str = "Output format") -> Callable[..., Any]:
+    """--format/-f with no default: it comes from --output's extension, else table."""
+    return click.option("--format", "-f", "fmt", type=click.Choice(choices), default=None,
+                        help=f"{what}. Default: from --output's extension (.json .md .html "
+                             ".csv .xml) when it has one of these, else table.")
+
+
+def iso_date(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """Option callback: a date written YYYY-MM-DD (a `date`), None when not given.
+
+    Raises:
+        click.BadParameter: anything else, saying the form expected.
+    """
+    import re
+    from datetime import date
+
+    if value is None:
+        return None
+    written = value.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", written):
+        try:
+            return date.fromisoformat(written)
+        except ValueError as exc:
+            raise click.BadParameter(f"'{value}' is not a valid date ({exc})") from None
+    raise click.BadParameter(f"'{value}' is not a date written YYYY-MM-DD (e.g. 2026-10-15)")
+
+
+def _profile_ids() -> list[str]:
+    """Shipped profile ids (for completion and messages); [] when they cannot be read."""
+    from ism3rules.errors import Ism3Error
+    from ism3rules.profiles import list_shipped
+
+    try:
+        return [p.id for p in list_shipped()]
+    except Ism3Error:
+        return []
+
+
+def complete_profile(ctx: click.Context, param: click.Parameter,
+                     incomplete: str) -> list[Any]:
+    """Shell completion for --profile: shipped profile ids, or files for a path."""
+    from click.shell_completion import CompletionItem
+
+    if "/" in incomplete or incomplete.startswith(".") or incomplete.endswith((".yaml", ".yml")):
+        return [CompletionItem(incomplete, type="file")]
+    return [CompletionItem(i) for i in _profile_ids() if i.startswith(incomplete)]
+
+
+def complete_target(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion for --require: `ID=` for each shipped profile id."""
+    from click.shell_completion import CompletionItem
+
+    if "=" in incomplete:
+        return []
+    return [CompletionItem(f"{i}=", type="plain") for i in _profile_ids()
+            if i.startswith(incomplete)]
+
+
+def _need_profile(profile_ref: str | None) -> str:
+    """--profile of a command that needs one. Raises click.UsageError listing the choices."""
+    if profile_ref:
+        return profile_ref
+    ids = _profile_ids()
+    raise click.UsageError(
+        "Missing option '--profile' / '-p': give a shipped profile id ("
+        + (", ".join(ids) or "none found") + "; `ism3 profiles` describes them) or the path "
+        "of a profile file")
 
 
 # The limits on reading a bundle (ism3rules.limits), literal so that --help needs no
@@ -114,30 +246,30 @@ def main() -> None:
     """
 
 
-@main.command()
+@main.command(short_help="Capabilities and maturity levels of a bundle.")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--profile", "-p", "profile_refs", multiple=True, metavar="ID|PATH",
+              shell_complete=complete_profile,
               help="Maturity profile: a shipped id (see `ism3 profiles`) or a profile file. "
                    "Repeatable. Default: every shipped profile.")
-@click.option("--format", "-f", "fmt", type=click.Choice(FORMAT_CHOICES), default="table",
-              show_default=True, help="Output format.")
+@format_option(FORMAT_CHOICES)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report to this file (atomically) instead of stdout.")
 @rules_dir_option
 @click.option("--require", "targets", multiple=True, metavar="PROFILE=LEVEL",
+              shell_complete=complete_target,
               callback=lambda ctx, param, value: _parse_targets(value),
               help="Exit 1 unless PROFILE (an evaluated profile) reaches at least LEVEL. "
                    "Repeatable.")
 @click.option("--timestamp", is_flag=True, default=False,
               help="Record when the report was made (generated_at, UTC). Without it the same "
                    "inputs give byte-identical output.")
-@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              metavar="YYYY-MM-DD",
+@click.option("--as-of", "as_of", callback=iso_date, default=None, metavar="YYYY-MM-DD",
               help="Judge the evidence as it stood at this date (replaces the bundle's "
                    "assessment.as_of): later evidence and observations are ignored, "
                    "expiries applied.")
 @limits_options
-def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path | None,
+def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, output: Path | None,
              rules_dir: Path | None, targets: tuple[tuple[str, int], ...] = (),
              timestamp: bool = False, as_of: Any = None,
              limits: Limits | None = None) -> None:
@@ -145,8 +277,8 @@ def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path
     from ism3rules.api import evaluate_bundle
     from ism3rules.formats import FORMATS
 
-    document = evaluate_bundle(bundle, profile_refs, rules_dir,
-                               as_of=as_of.date() if as_of else None, limits=limits)
+    fmt = choose_format(fmt, output, FORMAT_CHOICES)
+    document = evaluate_bundle(bundle, profile_refs, rules_dir, as_of=as_of, limits=limits)
     missed = _missed_targets(document, profile_refs, targets)
     if timestamp:
         from datetime import UTC, datetime
@@ -154,61 +286,99 @@ def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path
         from ism3rules.report import with_timestamp
 
         document = with_timestamp(document, datetime.now(UTC))
-    _write(FORMATS[fmt](document), output)
+    if fmt == "table":
+        from ism3rules.formats.table import render_table
+
+        _write(render_table(document, table_width(output)), output)
+    else:
+        _write(FORMATS[fmt](document), output)
     for line in missed:
         click.echo(f"ism3: target not met: {line}", err=True)
     if missed:
         click.get_current_context().exit(EXIT_TARGET_MISSED)
 
 
-@main.command()
+@main.command(short_help="Check a bundle and say which items count.")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @limits_options
 def validate(bundle: Path, limits: Limits) -> None:
     """Check that BUNDLE is readable and say which evidence items count.
 
-    Exit 0 when the bundle can be evaluated (rejected items are listed with their
-    reason), 2 when it cannot.
+    Rejected items are listed with their reason and what to do about them. Warnings
+    (no assessment period, placeholder texts left from `ism3 init`) do not fail the
+    check. Exit 0 when the bundle can be evaluated, 2 when it cannot.
     """
-    from tabulate import tabulate
-
     from ism3rules.assessment import assess
     from ism3rules.evidence import load_bundle
+    from ism3rules.formats.fit import fit_lines
+    from ism3rules.formats.table import coverage_in_percent
     from ism3rules.rules import load_rulebook
+    from ism3rules.scaffold import has_placeholder_text, is_placeholder, rejection_advice
 
     loaded = load_bundle(bundle, limits=limits)
     # what counts is partly the rules' call (a metric's reporting cadence)
     judged = assess(loaded, [], load_rulebook()).evidence
     rejected = [i for i in judged if not i.accepted]
-    click.echo(f"{loaded.manifest}: valid ism3-evidence/1 bundle for "
-               f"{loaded.organization_name} ({loaded.organization_id})")
-    click.echo(f"{len(loaded.items)} evidence items: {len(loaded.items) - len(rejected)} "
-               f"accepted, {len(rejected)} rejected")
-    if rejected:
-        from ism3rules.scaffold import is_placeholder
+    width = table_width()
+    lines = [f"{loaded.manifest}: valid ism3-evidence/1 bundle for "
+             f"{loaded.organization_name} ({loaded.organization_id})",
+             f"{len(loaded.items)} evidence items: {len(loaded.items) - len(rejected)} "
+             f"accepted, {len(rejected)} rejected"]
+    click.echo("\n".join(fit_lines(lines, width)))
+    if rejected:   # where, item, why: one line each (wrapped under itself), as grep likes
+        click.echo("\n".join(fit_lines(
+            [f"{loaded.manifest}:{i.line}  {i.id}  " + ("placeholder: " if is_placeholder(i)
+                                                        else "")
+             + coverage_in_percent(i.reason) for i in rejected], width)))
+    todo: list[str] = []
+    placeholders = [i for i in rejected if is_placeholder(i)]
+    if placeholders:
+        todo.append(f"{len(placeholders)} placeholder item(s) still to fill: create the files "
+                    "they name and replace the TODO texts (the comments in bundle.yaml say what "
+                    "each must show)")
+    advice: dict[str, list[str]] = {}
+    for item in rejected:
+        said = rejection_advice(item.reason)
+        if said and not is_placeholder(item):
+            advice.setdefault(said, []).append(item.id)
+    todo += [f"{', '.join(ids)}: {said}" for said, ids in advice.items()]
+    warnings = _validate_warnings(loaded, judged, has_placeholder_text, is_placeholder)
+    if todo or warnings:
+        click.echo("\n".join(fit_lines([f"to do: {t}" for t in todo]
+                                       + [f"warning: {w}" for w in warnings], width)))
 
-        click.echo(tabulate([[f"{loaded.manifest}:{i.line}", i.id,
-                              f"placeholder: {i.reason}" if is_placeholder(i) else i.reason]
-                             for i in rejected],
-                            headers=["where", "item", "reason it does not count"],
-                            tablefmt="simple", disable_numparse=True))
-        placeholders = sum(1 for i in rejected if is_placeholder(i))
-        if placeholders:
-            click.echo(f"{placeholders} placeholder item(s) still to fill: create the files they "
-                       "name and replace the TODO texts (the comments in bundle.yaml say what "
-                       "each must show)")
+
+def _validate_warnings(loaded: Any, judged: Any, has_placeholder_text: Callable[[Any], bool],
+                       is_placeholder: Callable[[Any], bool]) -> list[str]:
+    """What `validate` warns about without failing: texts left from a skeleton, no period."""
+    out = []
+    if loaded.organization_name.upper().startswith("TODO:"):
+        out.append(f"the organization name is still the placeholder "
+                   f"'{loaded.organization_name}': put the organization's name in bundle.yaml")
+    leftover = [i for i in judged if has_placeholder_text(i) and not is_placeholder(i)]
+    if leftover:
+        shown = ", ".join(f"{i.id} (line {i.line})" for i in leftover[:10])
+        more = f" and {len(leftover) - 10} more" if len(leftover) > 10 else ""
+        out.append(f"{len(leftover)} item(s) still have a title or name starting with 'TODO:' "
+                   f"(left from `ism3 init` or `ism3 gap`): {shown}{more}; check that their "
+                   "files hold the real thing, then replace the TODO texts")
+    if loaded.period_start is None:
+        out.append("no assessment period: a metric then counts with a single observation from "
+                   "any date, and no reporting cadence is checked; add 'assessment: {period: "
+                   "{start: YYYY-MM-DD, end: YYYY-MM-DD}}' to bundle.yaml")
+    return out
 
 
-@main.command()
+@main.command(short_help="List the 45 O-ISM3 processes.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 def processes(fmt: str) -> None:
-    """List the 45 O-ISM3 processes."""
+    """List the 45 O-ISM3 processes, by management level and group."""
     import json
 
-    from tabulate import tabulate
-
     from ism3rules.catalogue import load_catalogue
+    from ism3rules.formats.fit import fit_table
+    from ism3rules.formats.table import section_headings
 
     cat = load_catalogue()
     if fmt == "json":
@@ -216,11 +386,14 @@ def processes(fmt: str) -> None:
                                 "group": p.group, "purpose": p.purpose} for p in cat.processes],
                               indent=2))
         return
-    click.echo(tabulate([[p.id, p.name, p.level, p.group or "", p.purpose] for p in cat.processes],
-                        headers=["id", "name", "level", "group", "purpose"], tablefmt="simple"))
+    click.echo(fit_table([[p.id, p.name, p.purpose] for p in cat.processes],
+                         ["id", "name", "purpose"], table_width(), text_columns=[1, 2],
+                         sections=section_headings([{"management_level": p.level,
+                                                     "group": p.group}
+                                                    for p in cat.processes])))
 
 
-@main.command()
+@main.command(short_help="List the rules with their source and rationale.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "markdown"]),
               default="table", show_default=True)
 @rules_dir_option
@@ -230,6 +403,7 @@ def rules(fmt: str, rules_dir: Path | None) -> None:
 
     from tabulate import tabulate
 
+    from ism3rules.formats.fit import fit_lines, fit_table
     from ism3rules.rules import load_rulebook
 
     book = load_rulebook(rules_dir)
@@ -243,21 +417,21 @@ def rules(fmt: str, rules_dir: Path | None) -> None:
         click.echo(tabulate(rows, headers=["id", "title", "section", "rationale"],
                             tablefmt="github"))
         return
-    for f in book.files:
-        click.echo(f"{f.path.name}: {f.title} ({f.source})")
-    click.echo(tabulate([[r.id, r.title, r.section] for r in book.rules],
-                        headers=["rule", "title", "section"], tablefmt="simple"))
+    width = table_width()
+    click.echo("\n".join(fit_lines([f"{f.path.name}: {f.title} ({f.source})"
+                                    for f in book.files], width)))
+    click.echo(fit_table([[r.id, r.title, r.section] for r in book.rules],
+                         ["rule", "title", "section"], width, text_columns=[1, 2]))
 
 
-@main.command()
+@main.command(short_help="List the shipped maturity profiles.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 def profiles(fmt: str) -> None:
     """List the shipped maturity profiles and where each mapping comes from."""
     import json
 
-    from tabulate import tabulate
-
+    from ism3rules.formats.fit import fit_table
     from ism3rules.profiles import list_shipped
 
     shipped = list_shipped()
@@ -266,8 +440,8 @@ def profiles(fmt: str) -> None:
                                 "levels": p.max_level, "description": p.description}
                                for p in shipped], indent=2))
         return
-    click.echo(tabulate([[p.id, p.name, p.source, p.max_level] for p in shipped],
-                        headers=["id", "name", "source", "levels"], tablefmt="simple"))
+    click.echo(fit_table([[p.id, p.name, p.source, p.max_level] for p in shipped],
+                         ["id", "name", "source", "levels"], table_width(), text_columns=[1]))
 
 
 def _parse_targets(values: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
@@ -292,8 +466,13 @@ def _missed_targets(document: dict[str, Any], profile_refs: tuple[str, ...],
     for name, level in targets:
         prof = profiles.get(name) or by_ref.get(name)
         if prof is None:
+            from ism3rules.errors import did_you_mean
+
+            shipped = _profile_ids()
+            hint = did_you_mean(name, profiles) or (
+                did_you_mean(name, shipped) if name not in shipped else "")
             raise click.UsageError(f"--require {name}={level}: profile '{name}' is not evaluated "
-                                   f"here (evaluated: {', '.join(profiles)}); add --profile "
+                                   f"here{hint} (evaluated: {', '.join(profiles)}); add --profile "
                                    f"{name} or fix the name")
         if level > prof["max_level"]:
             raise click.UsageError(f"--require {name}={level}: profile '{prof['id']}' has only "
@@ -304,43 +483,47 @@ def _missed_targets(document: dict[str, Any], profile_refs: tuple[str, ...],
     return missed
 
 
-@main.command()
+@main.command(short_help="What to add to reach a level of a profile.")
 @click.argument("bundle", type=click.Path(path_type=Path))
-@click.option("--profile", "-p", "profile_ref", required=True, metavar="ID|PATH",
-              help="The maturity profile: a shipped id or a profile file.")
+@click.option("--profile", "-p", "profile_ref", default=None, metavar="ID|PATH",
+              shell_complete=complete_profile,
+              help="The maturity profile (required): a shipped id or a profile file.")
 @click.option("--level", "-l", type=click.IntRange(min=1), default=None,
               help="The level to reach. Default: the next level above the achieved one.")
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Output format.")
+@format_option(("table", "json"))
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the plan to this file (atomically) instead of stdout.")
 @rules_dir_option
-def gap(bundle: Path, profile_ref: str, level: int | None, fmt: str, output: Path | None,
-        rules_dir: Path | None) -> None:
+def gap(bundle: Path, profile_ref: str | None, level: int | None, fmt: str | None,
+        output: Path | None, rules_dir: Path | None) -> None:
     """Remediation plan for BUNDLE to reach a level of a profile.
 
     Lists the processes to raise (from what capability to what), the evidence to
     collect, cheapest first, and the evidence items to add as a YAML snippet.
     """
     from ism3rules.api import evaluate_bundle
-    from ism3rules.formats.plan import PLAN_FORMATS
+    from ism3rules.formats.plan import PLAN_FORMATS, render_plan_table
     from ism3rules.gap import plan
 
+    profile_ref = _need_profile(profile_ref)
+    fmt = choose_format(fmt, output, ("table", "json"))
     document = evaluate_bundle(bundle, (profile_ref,), rules_dir)
-    _write(PLAN_FORMATS[fmt](plan(document, document["profiles"][0]["id"], level)), output)
+    result = plan(document, document["profiles"][0]["id"], level)
+    _write(render_plan_table(result, table_width(output)) if fmt == "table"
+           else PLAN_FORMATS[fmt](result), output)
 
 
-@main.command()
+@main.command(short_help="A bundle against several profiles side by side.")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--profile", "-p", "profile_refs", multiple=True, metavar="ID|PATH",
+              shell_complete=complete_profile,
               help="A profile to compare (shipped id or file). Repeatable. "
                    "Default: every shipped profile.")
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Output format.")
+@format_option(("table", "json"))
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the comparison to this file (atomically) instead of stdout.")
 @rules_dir_option
-def compare(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path | None,
+def compare(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, output: Path | None,
             rules_dir: Path | None) -> None:
     """Compare BUNDLE against several profiles side by side.
 
@@ -348,50 +531,68 @@ def compare(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path 
     profile's next level requires, and the fixes that close gaps in most profiles.
     """
     from ism3rules.api import evaluate_bundle
-    from ism3rules.formats.plan import COMPARISON_FORMATS
+    from ism3rules.formats.plan import COMPARISON_FORMATS, render_comparison_table
     from ism3rules.gap import compare as compare_profiles
 
+    fmt = choose_format(fmt, output, ("table", "json"))
     document = evaluate_bundle(bundle, profile_refs, rules_dir)
-    _write(COMPARISON_FORMATS[fmt](compare_profiles(document)), output)
+    comparison = compare_profiles(document)
+    _write(render_comparison_table(comparison, table_width(output)) if fmt == "table"
+           else COMPARISON_FORMATS[fmt](comparison), output)
 
 
-@main.command()
+@main.command(short_help="Write a bundle skeleton for a profile level.")
 @click.argument("directory", metavar="DIR", type=click.Path(path_type=Path))
-@click.option("--profile", "-p", "profile_ref", required=True, metavar="ID|PATH",
-              help="The maturity profile to prepare evidence for.")
+@click.option("--profile", "-p", "profile_ref", default=None, metavar="ID|PATH",
+              shell_complete=complete_profile,
+              help="The maturity profile to prepare evidence for (required): a shipped id "
+                   "(see `ism3 profiles`) or a profile file.")
 @click.option("--level", "-l", type=click.IntRange(min=1), default=1, show_default=True,
               help="The level of the profile the skeleton covers (with every level below).")
 @click.option("--org-id", default=None, help="Organization id. Default: from DIR's name.")
 @click.option("--org-name", default="TODO: organization name", show_default=True,
               help="Organization name.")
+@click.option("--period-start", callback=iso_date, default=None, metavar="YYYY-MM-DD",
+              help="First day of the assessment period (with --period-end). Without them "
+                   "bundle.yaml asks for a period in a TODO comment.")
+@click.option("--period-end", callback=iso_date, default=None, metavar="YYYY-MM-DD",
+              help="Last day of the assessment period.")
 @rules_dir_option
-def init(directory: Path, profile_ref: str, level: int, org_id: str | None, org_name: str,
-         rules_dir: Path | None) -> None:
+def init(directory: Path, profile_ref: str | None, level: int, org_id: str | None,
+         org_name: str, period_start: Any, period_end: Any, rules_dir: Path | None) -> None:
     """Write an evidence bundle skeleton into DIR (new or empty folder).
 
     bundle.yaml gets one placeholder item per piece of evidence the profile's level
-    needs, with comments naming the process and what the item must show; docs/ and
-    metrics/ are created empty. `ism3 validate DIR` then lists what is still to fill.
+    needs, with comments naming the process and what the item must show, and an
+    assessment period (or a TODO asking for one); docs/ and metrics/ are created
+    empty, and bundle.schema.json lets an editor check bundle.yaml as you type.
+    `ism3 validate DIR` then lists what is still to fill.
     """
     from ism3rules.catalogue import load_catalogue
     from ism3rules.profiles import resolve_profile
     from ism3rules.rules import load_rulebook
     from ism3rules.scaffold import default_org_id, skeleton, write_skeleton
+    from ism3rules.schemas import schema_text
 
+    profile_ref = _need_profile(profile_ref)
+    if (period_start is None) != (period_end is None):
+        raise click.UsageError("give both --period-start and --period-end, or neither")
     catalogue = load_catalogue()
     profile = resolve_profile(profile_ref, catalogue)
     text = skeleton(profile, level, load_rulebook(rules_dir, catalogue),
-                    org_id or default_org_id(directory), org_name, catalogue)
-    manifest = write_skeleton(directory, text)
+                    org_id or default_org_id(directory), org_name, catalogue,
+                    (period_start, period_end) if period_start is not None else None)
+    manifest = write_skeleton(directory, text, schema_text("bundle"))
     items = text.count("\n  - id: ")
     click.echo(f"{manifest}: skeleton for {profile.id} level {level} with {items} placeholder "
                f"item(s); fill them in, then run `ism3 validate {directory}`")
 
 
-@main.command()
+@main.command(short_help="One process's capability, in plain words.")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.argument("process")
 @click.option("--profile", "-p", "profile_refs", multiple=True, metavar="ID|PATH",
+              shell_complete=complete_profile,
               help="Maturity profile to show the process against. Repeatable. "
                    "Default: every shipped profile.")
 @rules_dir_option
@@ -403,22 +604,27 @@ def explain(bundle: Path, process: str, profile_refs: tuple[str, ...],
     they gave, what the next capability needs and which items were rejected and why.
     """
     from ism3rules.api import evaluate_bundle
-    from ism3rules.errors import did_you_mean
+    from ism3rules.catalogue import load_catalogue, suggest_process
     from ism3rules.formats.explain import render_explanation
     from ism3rules.rules import load_rulebook
 
+    ids = load_catalogue().process_ids
+    if (not bundle.exists() and str(bundle).strip().upper() in ids
+            and Path(process).exists() and process.strip().upper() not in ids):
+        raise click.UsageError(f"the bundle comes first, then the process: "
+                               f"ism3 explain {process} {str(bundle).strip().upper()}")
     document = evaluate_bundle(bundle, profile_refs, rules_dir)
     wanted = process.strip().upper()
     if wanted not in document["processes"]:
         raise click.BadParameter(
-            f"unknown process '{process}'{did_you_mean(wanted, document['processes'])}; "
+            f"unknown process '{process}'{suggest_process(process, ids)}; "
             "`ism3 processes` lists them", param_hint="PROCESS")
     rules = {r.id: {"title": r.title, "section": r.section, "then": r.then}
              for r in load_rulebook(rules_dir).rules}
-    click.echo(render_explanation(document, wanted, rules), nl=False)
+    click.echo(render_explanation(document, wanted, rules, table_width()), nl=False)
 
 
-@main.command()
+@main.command(short_help="Check a JSON report against its bundle and rules.")
 @click.argument("report", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--profile", "-p", "profile_refs", multiple=True, metavar="ID|PATH",
@@ -456,12 +662,12 @@ def verify(report: Path, bundle: Path, profile_refs: tuple[str, ...],
     click.get_current_context().exit(EXIT_TARGET_MISSED)
 
 
-@main.group()
+@main.group(short_help="Reference data in other formats (OSCAL).")
 def export() -> None:
     """Write reference data in other formats (e.g. the catalogue as OSCAL)."""
 
 
-@export.command("oscal-catalog")
+@export.command("oscal-catalog", short_help="The 45 processes as an OSCAL catalog (JSON).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file (atomically) instead of stdout.")
 def export_oscal_catalog(output: Path | None) -> None:
@@ -470,34 +676,95 @@ def export_oscal_catalog(output: Path | None) -> None:
     from ism3rules.catalogue import load_catalogue
     from ism3rules.formats.oscal import render_oscal_catalog
 
+    if _file_kind(output) not in (None, ".json"):
+        raise click.UsageError(f"--output {output}: the OSCAL catalog is JSON; name a .json "
+                               "file (or one without a known extension)")
     _write(render_oscal_catalog(load_catalogue(), __version__), output)
+
+
+@main.command(short_help="Record the sha256 of documents that have none.")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--check", "--dry-run", "check", is_flag=True,
+              help="Change nothing; exit 1 when something would be sealed (for CI).")
+@limits_options
+def seal(bundle: Path, check: bool, limits: Limits) -> None:
+    """Write the sha256 of every documentation item of BUNDLE that has none into bundle.yaml.
+
+    Comments and layout are kept: one `sha256:` line is added after each item's
+    `path`. Items whose file is missing or outside the bundle are listed and left
+    alone. Exit 0 when done (or, with --check, when nothing is left to seal), 1 with
+    --check when something would be sealed, 2 when the bundle cannot be read.
+    """
+    from ism3rules.seal import seal as seal_bundle
+
+    result = seal_bundle(bundle, check=check, limits=limits)
+    verb = "would seal" if check else "sealed"
+    empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"  # sha256 of b""
+    for item in result.sealed:
+        click.echo(f"{result.manifest}:{item.line}: {verb} {item.id} ({item.path}): "
+                   f"sha256 {item.sha256}" + (" (an empty file)" if item.sha256 == empty else ""))
+    for left in result.not_sealed:
+        click.echo(f"{result.manifest}:{left.line}: not sealed {left.id}: {left.reason}")
+    count = len(result.sealed)
+    if check:
+        click.echo(f"{count} documentation item(s) to seal, {result.already} sealed already"
+                   + (f", {len(result.not_sealed)} cannot be" if result.not_sealed else ""))
+        if count:
+            click.get_current_context().exit(EXIT_TARGET_MISSED)
+        return
+    click.echo(f"{result.manifest}: {count} item(s) sealed, {result.already} sealed already"
+               + (f", {len(result.not_sealed)} cannot be (file missing or unusable)"
+                  if result.not_sealed else ""))
+
+
+SCHEMA_KINDS = ("bundle", "profile", "rules")   # literal, as FORMAT_CHOICES
+
+
+@main.command(short_help="Print the JSON Schema of a bundle, profile or rules file.")
+@click.argument("kind", type=click.Choice(SCHEMA_KINDS))
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the schema to this file (atomically) instead of stdout.")
+def schema(kind: str, output: Path | None) -> None:
+    """Print the JSON Schema (draft 2020-12) of KIND: bundle, profile or rules.
+
+    Editors that read JSON Schemas check a YAML file against it as you type; `ism3
+    init` writes bundle.schema.json beside bundle.yaml and names it on the first
+    line (`# yaml-language-server: $schema=bundle.schema.json`). `ism3 validate`
+    stays the reference: it also checks what a schema cannot (files, hashes, ids).
+    """
+    from ism3rules.schemas import schema_text
+
+    if _file_kind(output) not in (None, ".json"):
+        raise click.UsageError(f"--output {output}: a JSON Schema is JSON; name a .json file")
+    _write(schema_text(kind), output)
 
 
 BATCH_FORMAT_CHOICES = ("table", "json", "csv")   # literal, as FORMAT_CHOICES
 
 
-@main.command()
+@main.command(short_help="Evaluate many bundles, in parallel.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path),
                 metavar="PATH...")
 @click.option("--profile", "-p", "profile_refs", multiple=True, metavar="ID|PATH",
+              shell_complete=complete_profile,
               help="Maturity profile, as for `evaluate`. Repeatable. Default: every shipped "
                    "profile.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes. Default: one per CPU core; 1 evaluates in this process.")
-@click.option("--format", "-f", "fmt", type=click.Choice(BATCH_FORMAT_CHOICES), default="table",
-              show_default=True, help="Format of the summary.")
+@format_option(BATCH_FORMAT_CHOICES, "Format of the summary")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the summary to this file (atomically) instead of stdout.")
 @click.option("--reports-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write each bundle's report here, as `evaluate -f json` would "
                    "(file name: the bundle's folder name).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+@click.option("--as-of", "as_of", callback=iso_date, default=None,
               metavar="YYYY-MM-DD", help="Judge every bundle as it stood at this date, as "
                                          "`evaluate --as-of` does.")
 @rules_dir_option
 @limits_options
-def batch(paths: tuple[Path, ...], profile_refs: tuple[str, ...], jobs: int | None, fmt: str,
+def batch(paths: tuple[Path, ...], profile_refs: tuple[str, ...], jobs: int | None,
+          fmt: str | None,
           output: Path | None, reports_dir: Path | None, quiet: bool, as_of: Any,
           rules_dir: Path | None, limits: Any = None) -> None:
     """Evaluate many bundles: each PATH is a bundle or a folder of bundles.
@@ -508,7 +775,9 @@ def batch(paths: tuple[Path, ...], profile_refs: tuple[str, ...], jobs: int | No
     2 when some bundle (or an option) has an input error, 3 on an internal error.
     """
     from ism3rules.batch import INPUT_ERROR, run_batch, to_summary
-    from ism3rules.formats.batch_formats import BATCH_FORMATS
+    from ism3rules.formats.batch_formats import BATCH_FORMATS, render_batch_table
+
+    fmt = choose_format(fmt, output, BATCH_FORMAT_CHOICES)
 
     stderr = sys.stderr
     show_bar = not quiet and stderr.isatty()
@@ -528,11 +797,13 @@ def batch(paths: tuple[Path, ...], profile_refs: tuple[str, ...], jobs: int | No
 
     try:
         result = run_batch(paths, profile_refs, rules_dir, jobs, reports_dir, progress,
-                           as_of.date() if as_of else None, limits)
+                           as_of, limits)
     finally:
         if bar_cm is not None:
             bar_cm.__exit__(None, None, None)
-    _write(BATCH_FORMATS[fmt](to_summary(result)), output)
+    summary = to_summary(result)
+    _write(render_batch_table(summary, table_width(output)) if fmt == "table"
+           else BATCH_FORMATS[fmt](summary), output)
     if result.has_internal_errors:
         sys.exit(EXIT_INTERNAL)
     if any(o.error_kind == INPUT_ERROR for o in result.failed):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CatalogueError
+from .errors import CatalogueError, did_you_mean
 from .yamlio import load_yaml
 
 CATALOGUE_PATH = Path(__file__).parent / "data" / "catalogue.yaml"
@@ -93,6 +95,20 @@ class Catalogue:
     def metric_type_choices(self) -> list[str]:
         """Every accepted metric type spelling."""
         return list(self._metric_names)
+
+
+def suggest_process(word: str, ids: Collection[str]) -> str:
+    """' (did you mean 'OSP-17'?)' for a near miss of a process id, else ''.
+
+    Ids are written exactly (`OSP-17`); a near miss in case, spacing or punctuation
+    (`osp-17`, `OSP17`, `OSP 17`, `osp_17`) gets the id it stands for, anything else
+    the closest id by spelling.
+    """
+    wanted = re.sub(r"[\s_.\-]+", "", str(word)).upper()
+    for pid in ids:
+        if pid.replace("-", "") == wanted:
+            return f" (did you mean '{pid}'?)"
+    return did_you_mean(str(word).strip().upper(), ids)
 
 
 @functools.lru_cache(maxsize=1)

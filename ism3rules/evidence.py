@@ -25,7 +25,7 @@ from operator import attrgetter
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, NamedTuple
 
-from .catalogue import Catalogue, load_catalogue
+from .catalogue import Catalogue, load_catalogue, suggest_process
 from .errors import EvidenceError, did_you_mean
 from .limits import FLAGS
 from .specs import MetricSpec, ServiceLevel, parse_service_levels, parse_spec
@@ -178,7 +178,8 @@ def find_manifest(path: Path) -> tuple[Path, Path]:
     if path.is_dir():
         root, manifest = path, path / MANIFEST
         if not manifest.exists() and not manifest.is_symlink():
-            raise EvidenceError(f"{path}: no {MANIFEST} in this folder; is it an evidence bundle?")
+            raise EvidenceError(f"{path}: no {MANIFEST} in this folder; "
+                                + _what_the_folder_holds(path))
     elif path.exists():
         root, manifest = path.parent, path
     else:
@@ -191,6 +192,36 @@ def find_manifest(path: Path) -> tuple[Path, Path]:
         raise EvidenceError(f"{manifest}: leads outside the bundle folder (symlink to {real}); "
                             "a bundle is read only inside its own folder")
     return root, manifest
+
+
+MANIFEST_LOOKALIKES = re.compile(r"^bundle\.ya?ml$", re.IGNORECASE)
+_MAX_LISTED = 2000   # entries of a folder looked at for a suggestion (a huge folder: no more)
+
+
+def _what_the_folder_holds(folder: Path) -> str:
+    """What to say about a folder without bundle.yaml: a manifest under another name
+    (`bundle.yml`, `Bundle.yaml`), or bundles in its subfolders, or neither. Only names
+    are looked at (no file is opened), and at most _MAX_LISTED of them."""
+    names: list[str] = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in itertools.islice(entries, _MAX_LISTED):
+                names.append(entry.name)
+    except OSError:
+        return "is it an evidence bundle?"
+    lookalikes = sorted(n for n in names if MANIFEST_LOOKALIKES.match(n))
+    if lookalikes:
+        return (f"found '{printable(lookalikes[0])}' instead: rename it to {MANIFEST} "
+                "(the manifest's name is exact)")
+    bundles = sorted(n for n in names if not n.startswith(".")
+                     and os.path.isfile(os.path.join(folder, n, MANIFEST)))
+    if bundles:
+        shown = ", ".join(printable(n) for n in bundles[:5])
+        more = f" and {len(bundles) - 5} more" if len(bundles) > 5 else ""
+        return (f"it holds bundles in its subfolders ({shown}{more}): give one of them, e.g. "
+                f"{printable(str(folder / bundles[0]))}, or evaluate them all with "
+                f"`ism3 batch {printable(str(folder))}`")
+    return "is it an evidence bundle?"
 
 
 def load_bundle(
@@ -410,7 +441,7 @@ def _item_fields(raw: Any, index: int, list_line: int, catalogue: Catalogue,
     process = _text(raw, "process", problems, label, required=True)
     if process is not None and process not in catalogue.process_ids:
         problems.add(raw.line_of("process"),
-                     f"unknown process '{process}'{did_you_mean(process, catalogue.process_ids)}; "
+                     f"unknown process '{process}'{suggest_process(process, catalogue.process_ids)}; "
                      "`ism3 processes` lists the 45 O-ISM3 processes", label)
     kind = _text(raw, "kind", problems, label, required=True)
     if kind is not None and kind not in KINDS:
@@ -814,8 +845,8 @@ def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
                                 sha256=entry["sha256"], **common)
         if entry["sha256"] and entry["sha256"] != actual:
             return EvidenceItem(status="rejected", sha256=actual,
-                                reason=f"hash mismatch (declared {entry['sha256'][:12]}..., "
-                                f"file has {actual[:12]}...)", **common)
+                                reason=f"hash mismatch (declared {entry['sha256']}, "
+                                f"file has {actual})", **common)
         return EvidenceItem(status="accepted", sha256=actual, **common)
 
     mtype = entry["metric_type"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .catalogue import Catalogue, load_catalogue
+from .catalogue import Catalogue, load_catalogue, suggest_process
 from .errors import ProfileError, did_you_mean
 from .paths import shipped_dir
 from .yamlio import Node, load_yaml
@@ -196,7 +196,7 @@ def _mandatory(data: Node, fail: Any, catalogue: Catalogue) -> tuple[str, ...]:
         process = str(value)
         if process not in catalogue.process_ids:
             raise fail(data, "mandatory", f"mandatory: unknown process '{process}'"
-                       f"{did_you_mean(process, catalogue.process_ids)}")
+                       f"{suggest_process(process, catalogue.process_ids)}")
         if process in seen:
             raise fail(data, "mandatory", f"mandatory: '{process}' is listed twice")
         seen.append(process)
@@ -215,7 +215,7 @@ def _requirement(process: Any, spec: Any, requires: Node, level: int, fail: Any,
     process = str(process)
     if process not in catalogue.process_ids:
         raise fail(requires, process, f"level {level}: unknown process '{process}'"
-                   f"{did_you_mean(process, catalogue.process_ids)}")
+                   f"{suggest_process(process, catalogue.process_ids)}")
     rationale = None
     if isinstance(spec, Node):
         _no_unknown(spec, REQUIREMENT_KEYS, fail, f" for {process} at level {level}")

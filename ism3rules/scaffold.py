@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from datetime import date
 from pathlib import Path
 
 from .assessment import assess
@@ -21,11 +22,59 @@ from .report import to_document
 from .rules import Rulebook
 
 FOLDERS = ("docs", "metrics")
+SCHEMA_FILE = "bundle.schema.json"   # beside bundle.yaml, for editors (yaml-language-server)
+MODELINE = f"# yaml-language-server: $schema={SCHEMA_FILE}"
+
+
+# What to do about a rejected item, by what its reason says (the loader's and the rules'
+# wording), first match wins. The reasons an unfilled placeholder has are marked True.
+_ADVICE: tuple[tuple[re.Pattern[str], str, bool], ...] = tuple(
+    (re.compile(pattern), advice, placeholder) for pattern, advice, placeholder in (
+        (r"^observations file missing", "create the CSV file each names (header date,value), "
+         "inside the bundle folder", True),
+        (r"^file missing", "create the file each names, inside the bundle folder", True),
+        (r"^no observations$", "add observations: inline {date, value} entries or a CSV file "
+         "with the header date,value", True),
+        (r"coverage", "report the metric in more of its periods (see its specification's "
+         "frequency), or correct the frequency", False),
+        (r"^no observation in period", "add observations dated inside the assessment period",
+         False),
+        (r"^no observation up to", "add observations dated on or before the assessment date",
+         False),
+        (r"^hash mismatch", "the file changed after its sha256 was recorded: check it; if "
+         "the new content is right, delete the item's sha256 and run `ism3 seal`", False),
+        (r"^expired on", "renew the item (a current version with its own date and expires), "
+         "or remove it", False),
+        (r"^not yet in force", "the item's date is after the assessment date: correct the date, "
+         "or assess later (--as-of)", False),
+        (r"outside the bundle", "put the file inside the bundle folder and name it by a "
+         "relative path", False),
+        (r"not a regular file", "name a file, not a folder or a device", False),
+    ))
+
+
+def rejection_advice(reason: str | None) -> str | None:
+    """What to do about an item rejected for `reason`; None when there is no general advice."""
+    for pattern, advice, _ in _ADVICE:
+        if pattern.search(reason or ""):
+            return advice
+    return None
 
 
 def is_placeholder(item: EvidenceItem) -> bool:
-    """Whether an item is still an unfilled placeholder written by `ism3 init` or `ism3 gap`."""
-    return not item.accepted and (item.title or "").startswith(PLACEHOLDER)
+    """Whether an item is still an unfilled placeholder written by `ism3 init` or `ism3 gap`:
+    rejected because its file or observations are still missing, with its `TODO:` title.
+
+    (An item rejected for another reason, e.g. a metric reported too rarely, is not.)
+    """
+    return (not item.accepted and has_placeholder_text(item)
+            and any(placeholder and pattern.search(item.reason or "")
+                    for pattern, _, placeholder in _ADVICE))
+
+
+def has_placeholder_text(item: EvidenceItem) -> bool:
+    """Whether an item's title (or metric name) still starts with the `TODO:` of a skeleton."""
+    return (item.title or "").lstrip().upper().startswith(PLACEHOLDER.strip().upper())
 
 
 def _org_id(directory: Path) -> str:
@@ -34,17 +83,24 @@ def _org_id(directory: Path) -> str:
 
 
 def skeleton(profile: Profile, level: int, rulebook: Rulebook, org_id: str, org_name: str,
-             catalogue: Catalogue | None = None) -> str:
+             catalogue: Catalogue | None = None,
+             period: tuple[date, date] | None = None) -> str:
     """The text of bundle.yaml: one placeholder item per piece of evidence that
-    `profile` level `level` needs, starting from nothing.
+    `profile` level `level` needs, starting from nothing, and the assessment period
+    (`period`, or a TODO asking for one).
 
     Raises:
         ProfileError: the profile has no such level.
+        EvidenceError: the organization id is not a valid id, or the period ends
+            before it starts.
     """
     catalogue = catalogue or load_catalogue()
     if not ORG_ID.match(org_id):
         raise EvidenceError(f"organization id '{org_id}' may hold only letters, digits, '-' "
                             "and '_'")
+    if period is not None and period[0] > period[1]:
+        raise EvidenceError(f"the assessment period starts ({period[0]}) after it ends "
+                            f"({period[1]})")
     if not 1 <= level <= profile.max_level:
         raise ProfileError(f"profile '{profile.id}' has levels 1..{profile.max_level}; "
                            f"there is no level {level}")
@@ -61,6 +117,7 @@ def skeleton(profile: Profile, level: int, rulebook: Rulebook, org_id: str, org_
             raised_at.setdefault((req.process, req.capability), lvl.level)
     name = org_name.replace('"', "'")
     lines = [
+        MODELINE,
         f"# Evidence bundle skeleton written by `ism3 init` for profile {profile.id} "
         f"({profile.source}),",
         f"# level {level} ({target['name']}). Every item is a placeholder: create the file it "
@@ -75,9 +132,7 @@ def skeleton(profile: Profile, level: int, rulebook: Rulebook, org_id: str, org_
         "organization:",
         f"  id: {org_id}",
         f'  name: "{name}"',
-        "# assessment:        # recommended: the evidence window and the assessment date",
-        "#   period: {start: 2026-01-01, end: 2026-06-30}",
-        "#   as_of: 2026-07-15",
+        *_assessment_lines(period),
         "evidence:",
     ]
     ids: set[str] = set()
@@ -98,8 +153,26 @@ def skeleton(profile: Profile, level: int, rulebook: Rulebook, org_id: str, org_
     return "\n".join(lines) + "\n"
 
 
-def write_skeleton(directory: Path, text: str) -> Path:
-    """Create `directory` (if needed) with bundle.yaml and empty docs/ and metrics/.
+def _assessment_lines(period: tuple[date, date] | None) -> list[str]:
+    """The `assessment:` block: the period given, or a TODO asking for one (valid YAML:
+    an assessment with nothing in it is no assessment period)."""
+    if period is not None:
+        return ["assessment:",
+                "  # the evidence window: a metric counts only with observations inside it, and",
+                "  # documents, roles and exclusions are judged at its end (or at as_of, if added)",
+                f"  period: {{start: {period[0]}, end: {period[1]}}}",
+                "  # as_of: YYYY-MM-DD   # optional: the assessment date (default: the period's end)"]
+    return ["assessment:",
+            "  # TODO: the evidence window this assessment covers, e.g. the last 12 months. Until",
+            "  # it is set, a metric counts with a single observation from any date and no",
+            "  # reporting cadence is checked (`ism3 validate` warns). Replace these comments with:",
+            "  #   period: {start: YYYY-MM-DD, end: YYYY-MM-DD}",
+            "  #   as_of: YYYY-MM-DD   # optional: the assessment date (default: the period's end)"]
+
+
+def write_skeleton(directory: Path, text: str, schema: str | None = None) -> Path:
+    """Create `directory` (if needed) with bundle.yaml, empty docs/ and metrics/, and
+    `schema` (the bundle JSON Schema) as bundle.schema.json when given.
 
     Raises:
         EvidenceError: `directory` is a file, or a folder that is not empty.
@@ -115,6 +188,8 @@ def write_skeleton(directory: Path, text: str) -> Path:
         (directory / name).mkdir()
     manifest = directory / "bundle.yaml"
     manifest.write_text(text, encoding="utf-8")
+    if schema is not None:
+        (directory / SCHEMA_FILE).write_text(schema, encoding="utf-8")
     return manifest
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .catalogue import suggest_process
 from .errors import did_you_mean
 from .yamlio import Node
 
@@ -250,7 +251,7 @@ def parse_service_levels(raw: Any, line: int, add_item: Callable[[int, str, str 
         process = entry.get("process")
         if not isinstance(process, str) or process not in process_ids:
             add(entry.line_of("process"), f"unknown process {process!r}"
-                f"{did_you_mean(str(process), process_ids)}")
+                f"{suggest_process(str(process), process_ids)}")
         metric, mtype = entry.get("metric"), entry.get("metric_type")
         if (metric is None) == (mtype is None):
             add(entry.line, "name either 'metric' (a metric item id) or 'metric_type'")

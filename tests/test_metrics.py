@@ -128,7 +128,9 @@ def test_cli_as_of_and_findings_in_both_formats(tmp_path: Path) -> None:
     table = runner.invoke(main, ["evaluate", bundle, "--as-of", "2026-02-01"])
     assert table.exit_code == 0, table.output
     assert "not yet in force at 2026-02-01 (dated 2026-03-01)" in table.output
-    table = runner.invoke(main, ["evaluate", bundle, "-p", "small-business"])
+    # wide enough that the findings table does not wrap its messages
+    table = runner.invoke(main, ["evaluate", bundle, "-p", "small-business"],
+                          env={"COLUMNS": "200"})
     assert table.exit_code == 0
     assert "Findings: 3" in table.output
     assert "Dr. Maria Chen is both owner (ROLE-OSP11-OWNER) and auditor" in table.output

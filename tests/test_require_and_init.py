@@ -73,7 +73,8 @@ def test_init_writes_a_valid_skeleton_that_validate_explains(tmp_path: Path) -> 
     # by hand: level 2 needs OSP-3, 17, 11, 12, 24 initial (1 document each) and OSP-5,
     # OSP-10 managed (a document and the four managed metric types each): 5 + 2 * 5 = 15
     assert "with 15 placeholder item(s)" in out
-    assert sorted(p.name for p in target.iterdir()) == ["bundle.yaml", "docs", "metrics"]
+    assert sorted(p.name for p in target.iterdir()) == ["bundle.schema.json", "bundle.yaml",
+                                                        "docs", "metrics"]
     assert not any((target / "docs").iterdir()) and not any((target / "metrics").iterdir())
     text = (target / "bundle.yaml").read_text()
     assert "# OSP-5 IT Managed Domain Patching: managed from level 2; evidence: documentation, " \

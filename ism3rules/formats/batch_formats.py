@@ -8,11 +8,12 @@ import json
 from typing import Any
 from collections.abc import Callable
 
-from tabulate import tabulate
+from .fit import fit_table
 
 
-def render_batch_table(summary: dict[str, Any]) -> str:
-    """Organizations x profiles (achieved / max level), then the failures with their error."""
+def render_batch_table(summary: dict[str, Any], width: int | None = None) -> str:
+    """Organizations x profiles (achieved / max level), then the failures with their error,
+    fitted to `width` columns (default: fit.STABLE_WIDTH)."""
     profiles = summary["profiles"]
     out: list[str] = []
     ok = [b for b in summary["bundles"] if b["status"] == "ok"]
@@ -20,14 +21,13 @@ def render_batch_table(summary: dict[str, Any]) -> str:
     if ok:
         rows = [[b["path"], b["organization"]["id"], *(
             f"{b['levels'][p['id']]} / {p['max_level']}" for p in profiles)] for b in ok]
-        out.append(tabulate(rows, headers=["bundle", "organization", *(p["id"] for p in profiles)],
-                            tablefmt="simple", disable_numparse=True))
+        out.append(fit_table(rows, ["bundle", "organization", *(p["id"] for p in profiles)],
+                             width))
         out.append("")
     if failed:
         out.append("Failed")
-        out.append(tabulate([[b["path"], b["error"]] for b in failed],
-                            headers=["bundle", "error"], tablefmt="simple",
-                            disable_numparse=True))
+        out.append(fit_table([[b["path"], b["error"]] for b in failed], ["bundle", "error"],
+                             width, text_columns=[1], multiline=[1]))
         out.append("")
     totals = summary["totals"]
     out.append(f"{totals['bundles']} bundles: {totals['ok']} evaluated, {totals['failed']} failed")

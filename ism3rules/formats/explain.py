@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._common import requirement_state, text
+from .fit import fit_lines
 
 
 def _item_words(item: dict[str, Any], sha: str | None) -> str:
@@ -49,11 +50,12 @@ def _rule_words(rule_id: str, rules: dict[str, dict[str, Any]]) -> str:
 
 
 def render_explanation(document: dict[str, Any], process: str,
-                       rules: dict[str, dict[str, Any]]) -> str:
+                       rules: dict[str, dict[str, Any]], width: int | None = None) -> str:
     """Plain text explaining `process` (an id of `document["processes"]`).
 
     `rules` maps rule ids to their metadata: title, section and `then` (what the
-    rule derives). Raises KeyError when `process` is not in the document.
+    rule derives). Lines are wrapped at spaces to `width` columns (default:
+    fit.STABLE_WIDTH). Raises KeyError when `process` is not in the document.
     """
     proc = document["processes"][process]
     items = {e.get("id"): e for e in document.get("evidence", [])}
@@ -121,7 +123,7 @@ def render_explanation(document: dict[str, Any], process: str,
         out.append("")
         out.append("In the profiles:")
         out += lines
-    return "\n".join(out) + "\n"
+    return "\n".join(fit_lines(out, width)) + "\n"
 
 
 def _profile_lines(document: dict[str, Any], process: str) -> list[str]:

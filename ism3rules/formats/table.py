@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
-
-from tabulate import tabulate
 
 from ..gap import compare
 from ._common import strip_controls
+from .fit import fit_lines, fit_table
 from .plan import side_by_side
+
+# "coverage 0.192308 < 0.8" in a reason (read off a rule's condition): shown as percentages
+_COVERAGE = re.compile(r"\bcoverage (\d+(?:\.\d+)?) (<|<=|>|>=|==|!=) (\d+(?:\.\d+)?)\b")
 
 
 def _gap_text(gap: dict[str, Any]) -> str:
@@ -20,8 +23,41 @@ def _gap_text(gap: dict[str, Any]) -> str:
     return text
 
 
-def render_table(document: dict[str, Any]) -> str:
-    """Maturity per profile, capability per process, and the evidence that did not count."""
+def percent(value: Any) -> str:
+    """A fraction (0.192308) as a percentage ("19.2%"): at most one decimal, none when whole."""
+    if value is None:
+        return "-"
+    shown = f"{float(value) * 100:.1f}".removesuffix(".0")
+    return f"{shown}%"
+
+
+def coverage_in_percent(reason: Any) -> str:
+    """A reason with its coverage figures as percentages (`coverage 19.2% < 80%`)."""
+    return _COVERAGE.sub(lambda m: f"coverage {percent(m[1])} {m[2]} {percent(m[3])}",
+                         str(reason or ""))
+
+
+def section_headings(processes: list[dict[str, Any]]) -> dict[int, str]:
+    """Row index -> heading, where the management level or the group of a process changes.
+
+    `processes` are catalogue entries in catalogue order (which is by level, then group).
+    """
+    out: dict[int, str] = {}
+    last: tuple[Any, Any] | None = None
+    for index, proc in enumerate(processes):
+        key = (proc.get("management_level"), proc.get("group"))
+        if key != last:
+            out[index] = (f"{key[0]} processes" + (f": {key[1]}" if key[1] else ""))
+            last = key
+    return out
+
+
+def render_table(document: dict[str, Any], width: int | None = None) -> str:
+    """Maturity per profile, capability per process, and the evidence that did not count.
+
+    Tables are fitted to `width` columns (default: fit.STABLE_WIDTH) by wrapping
+    their text at spaces; identifiers are never split.
+    """
     org = document["organization"]
     out: list[str] = []
     period = document["assessment"]["period"]
@@ -45,21 +81,20 @@ def render_table(document: dict[str, Any]) -> str:
             rows.append([prof["id"], prof["source"],
                          f"{prof['achieved_level']} / {prof['max_level']}", todo])
         out.append("Maturity")
-        out.append(tabulate(rows, headers=["profile", "source", "level", "missing for next level"],
-                            tablefmt="simple", disable_numparse=True,
-                            maxcolwidths=[None, None, None, 80]))
+        out.append(fit_table(rows, ["profile", "source", "level", "missing for next level"],
+                             width, text_columns=[3]))
         if any(p["source"] != "standard" for p in document["profiles"]):
-            out.append("  source 'derived' or 'custom': the levels are not the standard's own "
-                       "table (see README).")
+            out.extend(fit_lines(["  source 'derived' or 'custom': the levels are not the "
+                                  "standard's own table (see README)."], width))
         for prof in document["profiles"]:
             excluded = sorted({(r["process"], r["excluded_by"]) for lvl in prof["levels"]
                                for r in lvl["requirements"] if r["status"] == "excluded"})
             if excluded:
-                out.append(f"  {prof['id']}: excluded from scope (satisfied, not met): "
-                           + ", ".join(f"{p} by {e}" for p, e in excluded))
+                out.extend(fit_lines([f"  {prof['id']}: excluded from scope (satisfied, not met): "
+                                  + ", ".join(f"{p} by {e}" for p, e in excluded)], width))
         out.append("")
         if len(document["profiles"]) > 1:
-            out.extend(side_by_side(compare(document), max_fixes=5))
+            out.extend(side_by_side(compare(document), max_fixes=5, width=width))
 
     rows = []
     for pid, proc in document["processes"].items():
@@ -73,21 +108,19 @@ def render_table(document: dict[str, Any]) -> str:
         rows.append([pid, proc["name"], proc["capability"], ", ".join(proc["practices"]) or "-",
                      todo])
     out.append("Processes")
-    out.append(tabulate(rows, headers=["process", "name", "capability", "practices enabled",
-                                       "missing for next capability"],
-                        tablefmt="simple", disable_numparse=True,
-                        maxcolwidths=[None, 32, None, 36, 44]))
+    out.append(fit_table(rows, ["process", "name", "capability", "practices enabled",
+                                "missing for next capability"], width, text_columns=[1, 3, 4],
+                         sections=section_headings(list(document["processes"].values()))))
     out.append("")
 
     evidence = document["evidence"]
     rejected = [e for e in evidence if e["status"] != "accepted"]
     out.append(f"Evidence: {len(evidence)} items, {len(evidence) - len(rejected)} accepted, "
                f"{len(rejected)} rejected")
-    if rejected:
-        out.append(tabulate([[e["id"], e["process"], e["reason"]] for e in rejected],
-                            headers=["rejected item", "process", "reason"], tablefmt="simple",
-                            disable_numparse=True))
-    out.extend(_metric_sections(document))
+    # one line per rejected item (wrapped under itself): a reason may hold two whole sha256
+    out.extend(fit_lines([f"  {e['id']} ({e['process']}): {coverage_in_percent(e['reason'])}"
+                          for e in rejected], width))
+    out.extend(_metric_sections(document, width))
     # A bundle may carry terminal control sequences (YAML "\e"); a terminal must not run them.
     return strip_controls("\n".join(out)) + "\n"
 
@@ -96,7 +129,7 @@ def _num(value: Any) -> str:
     return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _metric_sections(document: dict[str, Any]) -> list[str]:
+def _metric_sections(document: dict[str, Any], width: int | None = None) -> list[str]:
     """Specified metrics (cadence, band, target), service levels and findings."""
     out: list[str] = []
     specified = [e for e in document["evidence"] if e.get("specification")]
@@ -109,7 +142,7 @@ def _metric_sections(document: dict[str, Any]) -> list[str]:
             rows.append([
                 e["id"], e["process"],
                 f"{cadence['frequency']} {cadence['periods_reported']}/"
-                f"{cadence['periods_expected']} = {_num(cadence['coverage'])}" if cadence else "-",
+                f"{cadence['periods_expected']} = {percent(cadence['coverage'])}" if cadence else "-",
                 "counted" if e["status"] == "accepted" else "not counted",
                 f"{band['bounds']} {_num(band['lower'])}..{_num(band['upper'])}"
                 + (f" ({band['samples']} obs)" if band["bounds"] == "control" else "")
@@ -119,27 +152,25 @@ def _metric_sections(document: dict[str, Any]) -> list[str]:
                 if target else "-"])
         out.append("")
         out.append("Metric specifications")
-        out.append(tabulate(rows, headers=["metric", "process", "cadence (coverage)", "status",
-                                           "band", "target (latest)"],
-                            tablefmt="simple", disable_numparse=True))
+        out.append(fit_table(rows, ["metric", "process", "cadence (coverage)", "status", "band",
+                                    "target (latest)"], width, text_columns=[2, 4, 5]))
     if document.get("service_levels"):
         out.append("")
         out.append("Service levels")
-        out.append(tabulate(
-            [[s["id"], s["process"], s["provider"] or "-", f"{s['metric']} {s['target']}",
-              s["window"], s["status"],
+        out.append(fit_table(
+            [[f"{s['id']} ({s['process']}" + (f", {s['provider']})" if s["provider"] else ")"),
+              f"{s['metric']} {s['target']}, {s['window']}", s["status"],
               ", ".join(f"{o['date']}={_num(o['value'])}" for o in s["observations"][-6:])
               + (f" (+{len(s['observations']) - 6})" if len(s["observations"]) > 6 else "")]
              for s in document["service_levels"]],
-            headers=["service level", "process", "provider", "target", "window", "status",
-                     "deciding observations"],
-            tablefmt="simple", disable_numparse=True, maxcolwidths=[None] * 6 + [60]))
+            ["service level (process, provider)", "target, window", "status",
+             "deciding observations"], width, text_columns=[0, 1, 3]))
     findings = document.get("findings", [])
     out.append("")
     out.append(f"Findings: {len(findings)}")
     if findings:
-        out.append(tabulate([[f["rule"], f["process"], f["message"], ", ".join(f["evidence"])]
-                             for f in findings],
-                            headers=["rule", "process", "finding", "evidence"], tablefmt="simple",
-                            disable_numparse=True, maxcolwidths=[None, None, 80, None]))
+        out.append(fit_table([[f["rule"], f["process"], coverage_in_percent(f["message"]),
+                               ", ".join(f["evidence"])] for f in findings],
+                             ["rule", "process", "finding", "evidence"], width,
+                             text_columns=[2, 3]))
     return out
