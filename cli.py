@@ -95,6 +95,12 @@ def limits_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return with_limits
 
 
+review_option = click.option(
+    "--review", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    metavar="REVIEW.yaml",
+    help="The auditor's review file (ism3-review/1, `ism3 review init` writes one): "
+         "decisions on evidence, findings managed, sign-off.")
+
 rules_dir_option = click.option(
     "--rules-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Folder of rule files to use instead of the shipped rules/.")
@@ -136,17 +142,25 @@ def main() -> None:
               help="Judge the evidence as it stood at this date (replaces the bundle's "
                    "assessment.as_of): later evidence and observations are ignored, "
                    "expiries applied.")
+@review_option
+@click.option("--template", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="PATH",
+              help="For --format html: a Jinja2 template to render the report with instead "
+                   "of the shipped one (docs/auditing.md lists what it receives).")
 @limits_options
 def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path | None,
              rules_dir: Path | None, targets: tuple[tuple[str, int], ...] = (),
-             timestamp: bool = False, as_of: Any = None,
-             limits: Limits | None = None) -> None:
+             timestamp: bool = False, as_of: Any = None, review: Path | None = None,
+             template: Path | None = None, limits: Limits | None = None) -> None:
     """Evaluate BUNDLE (a folder with bundle.yaml): capabilities and maturity levels."""
     from ism3rules.api import evaluate_bundle
     from ism3rules.formats import FORMATS
 
+    if template is not None and fmt != "html":
+        raise click.UsageError("--template applies to --format html only")
     document = evaluate_bundle(bundle, profile_refs, rules_dir,
-                               as_of=as_of.date() if as_of else None, limits=limits)
+                               as_of=as_of.date() if as_of else None, limits=limits,
+                               review=review)
     missed = _missed_targets(document, profile_refs, targets)
     if timestamp:
         from datetime import UTC, datetime
@@ -154,7 +168,12 @@ def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path
         from ism3rules.report import with_timestamp
 
         document = with_timestamp(document, datetime.now(UTC))
-    _write(FORMATS[fmt](document), output)
+    if template is not None:
+        from ism3rules.formats.html import render_html_with
+
+        _write(render_html_with(document, template), output)
+    else:
+        _write(FORMATS[fmt](document), output)
     for line in missed:
         click.echo(f"ism3: target not met: {line}", err=True)
     if missed:
@@ -315,8 +334,9 @@ def _missed_targets(document: dict[str, Any], profile_refs: tuple[str, ...],
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the plan to this file (atomically) instead of stdout.")
 @rules_dir_option
+@review_option
 def gap(bundle: Path, profile_ref: str, level: int | None, fmt: str, output: Path | None,
-        rules_dir: Path | None) -> None:
+        rules_dir: Path | None, review: Path | None = None) -> None:
     """Remediation plan for BUNDLE to reach a level of a profile.
 
     Lists the processes to raise (from what capability to what), the evidence to
@@ -326,7 +346,7 @@ def gap(bundle: Path, profile_ref: str, level: int | None, fmt: str, output: Pat
     from ism3rules.formats.plan import PLAN_FORMATS
     from ism3rules.gap import plan
 
-    document = evaluate_bundle(bundle, (profile_ref,), rules_dir)
+    document = evaluate_bundle(bundle, (profile_ref,), rules_dir, review=review)
     _write(PLAN_FORMATS[fmt](plan(document, document["profiles"][0]["id"], level)), output)
 
 
@@ -340,8 +360,9 @@ def gap(bundle: Path, profile_ref: str, level: int | None, fmt: str, output: Pat
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the comparison to this file (atomically) instead of stdout.")
 @rules_dir_option
+@review_option
 def compare(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path | None,
-            rules_dir: Path | None) -> None:
+            rules_dir: Path | None, review: Path | None = None) -> None:
     """Compare BUNDLE against several profiles side by side.
 
     Shows the level reached in each profile, every process against what each
@@ -351,7 +372,7 @@ def compare(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path 
     from ism3rules.formats.plan import COMPARISON_FORMATS
     from ism3rules.gap import compare as compare_profiles
 
-    document = evaluate_bundle(bundle, profile_refs, rules_dir)
+    document = evaluate_bundle(bundle, profile_refs, rules_dir, review=review)
     _write(COMPARISON_FORMATS[fmt](compare_profiles(document)), output)
 
 
@@ -395,8 +416,9 @@ def init(directory: Path, profile_ref: str, level: int, org_id: str | None, org_
               help="Maturity profile to show the process against. Repeatable. "
                    "Default: every shipped profile.")
 @rules_dir_option
+@review_option
 def explain(bundle: Path, process: str, profile_refs: tuple[str, ...],
-            rules_dir: Path | None) -> None:
+            rules_dir: Path | None, review: Path | None = None) -> None:
     """Explain the capability of PROCESS (e.g. OSP-10) in BUNDLE, in plain words.
 
     Which evidence counted (with each file's sha256), which rules fired and what
@@ -407,7 +429,7 @@ def explain(bundle: Path, process: str, profile_refs: tuple[str, ...],
     from ism3rules.formats.explain import render_explanation
     from ism3rules.rules import load_rulebook
 
-    document = evaluate_bundle(bundle, profile_refs, rules_dir)
+    document = evaluate_bundle(bundle, profile_refs, rules_dir, review=review)
     wanted = process.strip().upper()
     if wanted not in document["processes"]:
         raise click.BadParameter(
@@ -454,6 +476,42 @@ def verify(report: Path, bundle: Path, profile_refs: tuple[str, ...],
     click.echo(f"MISMATCH: {len(result.differences)} input(s) differ from what the report "
                "was computed from")
     click.get_current_context().exit(EXIT_TARGET_MISSED)
+
+
+@main.group()
+def review() -> None:
+    """The auditor's review file (ism3-review/1) kept beside a bundle."""
+
+
+@review.command("init")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The review file to write (not inside the bundle).")
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@rules_dir_option
+@limits_options
+def review_init(bundle: Path, output: Path, force: bool, rules_dir: Path | None,
+                limits: Limits | None = None) -> None:
+    """Write a review skeleton for BUNDLE: every evidence item and finding of the current
+    evaluation, decisions pending, engagement and sign-off to fill in."""
+    import dataclasses
+
+    from ism3rules.api import load_inputs, report_document
+    from ism3rules.evidence import find_manifest
+    from ism3rules.review import skeleton
+
+    if output.exists() and not force:
+        raise click.UsageError(f"{output} exists; give --force to overwrite it")
+    root, _ = find_manifest(bundle)
+    if root.resolve() in output.resolve().parents:
+        raise click.UsageError(f"{output} is inside the bundle {bundle}: the review is the "
+                               "auditor's, kept beside the bundle, never inside it")
+    inputs = dataclasses.replace(load_inputs((), rules_dir), profiles=())  # no levels needed
+    document = report_document(bundle, inputs, limits=limits)
+    _write(skeleton(document), output)
+    click.echo(f"{output}: review of {len(document['evidence'])} evidence item(s) and "
+               f"{len(document['findings'])} finding(s), all pending; fill it in, then "
+               f"`ism3 evaluate {bundle} --review {output}`")
 
 
 @main.group()

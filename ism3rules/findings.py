@@ -20,7 +20,7 @@ from .results import Finding
 from .rules import DEFAULT_SEVERITY, FACT_TYPES, TEMPLATE_FIELD, Ref, Rulebook
 
 Fact = dict[str, Any]
-_HIDDEN = ("id", "t", "sid", "process")
+_HIDDEN = ("id", "t", "sid", "process", "review")   # review: on the evidence entries
 _NEGATED = {"eq": "!=", "ne": "==", "gt": "<=", "gte": "<", "lt": ">=", "lte": ">"}
 _COMPARE = {
     "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lambda a, b: a > b,

@@ -47,19 +47,27 @@ class FactType:
     identity: tuple[str, ...] = ()
 
 
-# Every fact is about one process. Input facts come from evidence and profiles;
+# Every fact is about one process. Input facts come from evidence and profiles; the
+# per-item ones (document, metric_report, exclusion, role) carry `review`, the auditor's
+# decision on their item (accepted, rejected, pending; `none` without a review file);
 # derived facts are asserted by rules. `metric` is both: rules derive it from
 # `metric_report` (rules/evidence.yaml) and only from it; a rules folder with no
 # rule deriving it gets the version-1 meaning (one metric fact per accepted item).
 FACT_TYPES: dict[str, FactType] = {
-    "documentation": FactType(attrs=("process",), derived=False),
+    # `documentation` is derived from `document` (one per accepted documentation item,
+    # `review` the auditor's decision on it: rules/evidence.yaml); a rules folder with no
+    # rule deriving it gets the version-1 meaning (one fact per documented process).
+    "documentation": FactType(attrs=("process",), derived=False, derived_from=("document",),
+                              key=("process",)),
+    "document": FactType(attrs=("process", "item", "review"), derived=False,
+                         identity=("item",)),
     "metric": FactType(attrs=("process", "metric_type"), derived=False, label="metric_type",
                        derived_from=("metric_report",), key=("metric_type",)),
     "requirement": FactType(attrs=("process", "profile", "level", "min_rank", "mandatory"),
                             derived=False, identity=("profile", "level")),
     # An exclusion from scope (statement of applicability): `dated` 1 when it has an
     # expiry, and then `days_left` from the assessment date to it (0 when undated).
-    "exclusion": FactType(attrs=("process", "dated", "days_left"), derived=False),
+    "exclusion": FactType(attrs=("process", "dated", "days_left", "review"), derived=False),
     "capability": FactType(attrs=("process", "capability", "rank"), derived=True,
                            label="capability", lists=("practices",), identity=("capability",)),
     "requirement_met": FactType(attrs=("process",), derived=True),
@@ -72,7 +80,7 @@ FACT_TYPES: dict[str, FactType] = {
     "metric_report": FactType(attrs=("process", "metric_type", "item", "frequency",
                                      "has_frequency", "coverage", "periods_expected",
                                      "periods_reported", "outside_thresholds",
-                                     "outside_control_limits"), derived=False,
+                                     "outside_control_limits", "review"), derived=False,
                                identity=("item",)),
     # One per in-period observation outside its metric's band: `bounds` is
     # "threshold" (declared) or "control" (mean +- 3 sample sigma, `samples` points);
@@ -90,7 +98,7 @@ FACT_TYPES: dict[str, FactType] = {
                                      "observations", "violations"), derived=False,
                                identity=("sla",)),
     # One per accepted role item (SSP-4 division of duties).
-    "role": FactType(attrs=("process", "role", "person", "item"), derived=False,
+    "role": FactType(attrs=("process", "role", "person", "item", "review"), derived=False,
                      identity=("role", "person")),
     # One per documentation or role item expired at the evaluation date.
     "expired": FactType(attrs=("process", "item", "kind", "expires", "as_of"), derived=False,
@@ -107,7 +115,7 @@ INT_ATTRS = ("rank", "min_rank", "level", "mandatory", "dated", "days_left")
 # Attributes whose values are names, never numbers.
 NAME_ATTRS = ("capability", "metric_type", "process", "profile", "item", "role", "person",
               "finding", "message", "bounds", "frequency", "better", "kind", "sla", "metric",
-              "severity")
+              "severity", "review")
 # How bad a finding is, least first; a finding rule names one (default: DEFAULT_SEVERITY).
 SEVERITIES = ("low", "medium", "high", "critical")
 DEFAULT_SEVERITY = "medium"
