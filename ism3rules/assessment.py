@@ -140,7 +140,8 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
             if i.kind == "metric" and i.accepted and f"metric_report:{i.id}" not in counted_by
             else i for i in items)
     items = judge_items(items, bundle.items, review, evidence_of,
-                        {fact_id for f in firings for _, fact_id in f.matched})
+                        {fact_id for f in firings if f.derived_fact["t"] != "finding"
+                         for _, fact_id in f.matched})
     world = _World(rulebook, catalogue, facts, firings, evidence_of, items)
     findings = collect_findings(firings, world.fact, world.evidence_behind)
     processes = tuple(world.process_result(p) for p in catalogue.process_ids)

@@ -378,8 +378,9 @@ def judge_items(items: Sequence[EvidenceItem], loaded: Sequence[EvidenceItem],
     """`items` (as the rules judged them), with each item the bundle check accepted, the
     auditor rejected and no rule firing used marked rejected with the auditor's reason.
 
-    `loaded`: the items as the bundle check left them; `used`: ids of the facts some
-    firing matched. An item the bundle check rejected (file missing, ...) keeps its
+    `loaded`: the items as the bundle check left them; `used`: ids of the facts a
+    firing matched to derive anything but a finding (a finding about an item is not
+    the item counting). An item the bundle check rejected (file missing, ...) keeps its
     reason; the auditor's decision is reported beside it.
     """
     if review is None:

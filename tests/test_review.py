@@ -281,3 +281,12 @@ def test_gap_compare_and_explain_take_the_review(tmp_path: Path) -> None:
     assert "OSP-5" in json.dumps(json.loads(gap.output))
     compare = runner.invoke(main, ["compare", str(HARBOR), "--review", str(review), "-f", "json"])
     assert compare.exit_code == 0, compare.output
+
+
+def test_a_rejected_metric_behind_a_finding_is_still_shown_rejected_by_the_auditor(
+        tmp_path: Path) -> None:
+    """MET-OSP10-UNA is behind the SLA breach; the finding using it is not it counting."""
+    review = _review(tmp_path / "r.yaml", evidence={
+        "MET-OSP10-UNA": {"decision": "rejected", "reason": "hand-typed figures"}})
+    entry = next(e for e in _doc(review)["evidence"] if e["id"] == "MET-OSP10-UNA")
+    assert entry["reason"] == "rejected by the auditor: hand-typed figures"

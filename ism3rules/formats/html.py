@@ -46,7 +46,8 @@ th, td { border: 1px solid var(--line); padding: 3px 6px; text-align: left;
          vertical-align: top; }
 th { background: #f1f3f5; }
 code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 11.5px;
-              overflow-wrap: anywhere; }
+              overflow-wrap: break-word; }
+code.digest { overflow-wrap: anywhere; }
 .meta td:first-child { width: 190px; color: var(--muted); }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px;
@@ -74,6 +75,7 @@ svg text { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif
 @page { size: A4; margin: 12mm; }
 @media print {
   body { max-width: none; padding: 0; font-size: 10.5pt; }
+  table { font-size: 9pt; }
   h2, h3 { break-after: avoid; }
   tr, td, th, .card, svg { break-inside: avoid; }
   thead { display: table-header-group; }
