@@ -87,9 +87,25 @@ def render_table(document: dict[str, Any]) -> str:
         out.append(tabulate([[e["id"], e["process"], e["reason"]] for e in rejected],
                             headers=["rejected item", "process", "reason"], tablefmt="simple",
                             disable_numparse=True))
+    out.extend(_review_lines(document))
     out.extend(_metric_sections(document))
     # A bundle may carry terminal control sequences (YAML "\e"); a terminal must not run them.
     return strip_controls("\n".join(out)) + "\n"
+
+
+def _review_lines(document: dict[str, Any]) -> list[str]:
+    """With an auditor's review: the decisions, and the items still unreviewed."""
+    review = document.get("review")
+    if not isinstance(review, dict):
+        return []
+    counts = review.get("evidence") or {}
+    out = [f"Review: {counts.get('accepted', 0)} accepted, {counts.get('rejected', 0)} rejected "
+           f"by the auditor, {counts.get('pending', 0)} unreviewed"
+           + (f" (signed off by {(review.get('signoff') or {}).get('name')})"
+              if review.get("signoff") else " (not signed off)")]
+    if counts.get("unreviewed"):
+        out.append("  unreviewed: " + ", ".join(str(i) for i in counts["unreviewed"]))
+    return out
 
 
 def _num(value: Any) -> str:
