@@ -446,14 +446,32 @@ def explain(bundle: Path, process: str, profile_refs: tuple[str, ...],
 @click.option("--profile", "-p", "profile_refs", multiple=True, metavar="ID|PATH",
               help="A profile file the report used that is not shipped. Repeatable.")
 @rules_dir_option
+@click.option("--signature", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A DSSE envelope written by `ism3 sign`: check it instead of the "
+                   "report's digests.")
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="PUBLIC.pem", help="The signer's Ed25519 public key (with --signature).")
+@click.option("--review", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="REVIEW.yaml", help="The review file the signature covers, if any.")
 def verify(report: Path, bundle: Path, profile_refs: tuple[str, ...],
-           rules_dir: Path | None) -> None:
+           rules_dir: Path | None, signature: Path | None = None,
+           public_key: Path | None = None, review: Path | None = None) -> None:
     """Check that REPORT (a JSON report) still matches BUNDLE, the rules and the profiles.
 
     Recomputes the sha256 of the manifest and of every file it references, of the
     rule files and of each profile, and lists what changed. Exit 0 when everything
     matches, 1 when something changed, 2 when the report or bundle cannot be read.
+
+    With --signature and --public-key: check a signed attestation instead. Exit 0 only
+    when the signature is valid and REPORT (any format), every file of BUNDLE and the
+    --review file are the ones signed; 1 naming what failed.
     """
+    if signature is not None or public_key is not None:
+        _verify_signature(report, bundle, signature, public_key, review)
+        return
+    if review is not None:
+        raise click.UsageError("--review goes with --signature (a JSON report records its "
+                               "review's digest itself)")
     from ism3rules.formats._common import text
     from ism3rules.verify import load_report, verify_report
 
@@ -476,6 +494,132 @@ def verify(report: Path, bundle: Path, profile_refs: tuple[str, ...],
     click.echo(f"MISMATCH: {len(result.differences)} input(s) differ from what the report "
                "was computed from")
     click.get_current_context().exit(EXIT_TARGET_MISSED)
+
+
+def _verify_signature(report: Path, bundle: Path, signature: Path | None,
+                      public_key: Path | None, review: Path | None) -> None:
+    """`ism3 verify --signature`: the attestation against the files at hand."""
+    from ism3rules.attest import current_bundle_files, load_public_key
+    from ism3rules.attest import verify as verify_attestation
+    from ism3rules.formats._common import text
+
+    if signature is None or public_key is None:
+        raise click.UsageError("--signature and --public-key go together")
+    key = load_public_key(public_key)
+    signed_paths = _signed_bundle_paths(signature)
+    files, note = current_bundle_files(bundle, signed_paths)
+    verdict = verify_attestation(signature, key, report, files, review)
+    for check in verdict.checks:
+        click.echo(f"  {'ok' if check.ok else 'FAILED':<7}{text(check.subject)}: "
+                   f"{text(check.detail)}")
+    if note and verdict.predicate:
+        click.echo(f"  note   {text(note)}")
+    if verdict.valid:
+        pred = verdict.predicate
+        click.echo(f"VALID: {report}, {len(files)} bundle file(s)"
+                   + (f" and {review}" if review else "") + " are what "
+                   + (text((pred.get("signer") or {}).get("name")) or "the key holder")
+                   + f" signed on {text(pred.get('signed_at'))}")
+        return
+    failed = [c.subject for c in verdict.checks if not c.ok]
+    click.echo(f"INVALID: {len(failed)} check(s) failed: {', '.join(text(f) for f in failed)}")
+    click.get_current_context().exit(EXIT_TARGET_MISSED)
+
+
+def _signed_bundle_paths(signature: Path) -> list[str]:
+    """Bundle paths an envelope names (unverified; used only to hash the same files)."""
+    import base64
+    import json
+
+    from ism3rules.attest import BUNDLE_PREFIX
+
+    try:
+        envelope = json.loads(signature.read_bytes()[:16 * 1024 * 1024])
+        statement = json.loads(base64.b64decode(envelope["payload"]))
+        return [s["name"][len(BUNDLE_PREFIX):] for s in statement["subject"]
+                if str(s.get("name", "")).startswith(BUNDLE_PREFIX)]
+    except Exception:  # noqa: BLE001 - an unreadable envelope fails verification itself
+        return []
+
+
+def _passphrase(prompt: bool, confirm: bool = False) -> bytes | None:
+    """The key passphrase: $ISM3_KEY_PASSPHRASE, else asked on a terminal, else None."""
+    import os
+
+    from ism3rules.attest import PASSPHRASE_ENV
+
+    if os.environ.get(PASSPHRASE_ENV):
+        return os.environ[PASSPHRASE_ENV].encode("utf-8")
+    if prompt and sys.stdin.isatty():
+        value = click.prompt("Key passphrase", hide_input=True,
+                             confirmation_prompt=confirm, err=True)
+        return str(value).encode("utf-8") or None
+    return None
+
+
+@main.command()
+@click.argument("report", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, metavar="PRIVATE.pem",
+              help="Ed25519 private key (PEM; encrypted keys take $ISM3_KEY_PASSPHRASE or "
+                   "ask on a terminal).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="SIGNATURE", help="Where to write the envelope. Default: REPORT.dsse.json.")
+@click.option("--bundle", type=click.Path(path_type=Path), default=None,
+              help="The bundle the report was made from (required unless REPORT is JSON).")
+@click.option("--review", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="REVIEW.yaml", help="The review file the report was made with.")
+@click.option("--signer", default=None, help="Who signs (default: the review's sign-off name).")
+@click.option("--profile", "-p", "profile_refs", multiple=True, metavar="ID|PATH",
+              help="A profile the report used that is not shipped (non-JSON reports).")
+@rules_dir_option
+def sign(report: Path, key_path: Path, output: Path | None, bundle: Path | None,
+         review: Path | None, signer: str | None, profile_refs: tuple[str, ...],
+         rules_dir: Path | None) -> None:
+    """Sign REPORT: a DSSE envelope whose in-toto statement names the report, every file of
+    the bundle and the review by sha256, with the tool, rules and profiles behind it."""
+    from datetime import UTC, datetime
+
+    from ism3rules.attest import collect_inputs, load_private_key, sign as sign_statement
+    from ism3rules.attest import statement
+
+    key = load_private_key(key_path, lambda: _passphrase(prompt=True))
+    inputs = collect_inputs(report, bundle, review, rules_dir, profile_refs)
+    if signer is None and review is not None:
+        from ism3rules.review import load_review
+
+        judged = load_review(review)
+        signer = (judged.signoff.name if judged.signoff else judged.engagement.auditor)
+    envelope = sign_statement(statement(inputs, signer, key.public_key(), datetime.now(UTC)), key)
+    target = output or report.with_name(report.name + ".dsse.json")
+    _write(envelope, target)
+    click.echo(f"{target}: signed {report.name} and {len(inputs.bundle_files)} bundle file(s)"
+               + (f" and {review.name}" if review else "")
+               + (f" as {signer}" if signer else ""))
+
+
+@main.command()
+@click.argument("private", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("public", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--encrypt", is_flag=True,
+              help="Encrypt the private key with a passphrase ($ISM3_KEY_PASSPHRASE, else "
+                   "asked twice on a terminal).")
+def keygen(private: Path, public: Path, encrypt: bool) -> None:
+    """Make an Ed25519 key pair: PRIVATE (PKCS#8 PEM, mode 0600) and PUBLIC (PEM).
+
+    Keys made by other tools work as well (`openssl genpkey -algorithm ed25519`)."""
+    from ism3rules.attest import PASSPHRASE_ENV, generate_keypair
+
+    for path in (private, public):
+        if path.exists():
+            raise click.UsageError(f"{path} exists; keys are never overwritten")
+    passphrase = _passphrase(prompt=True, confirm=True) if encrypt else None
+    if encrypt and not passphrase:
+        raise click.UsageError(f"--encrypt needs a passphrase: set {PASSPHRASE_ENV} or run in "
+                               "a terminal")
+    kid = generate_keypair(private, public, passphrase)
+    click.echo(f"{private}: private key ({'encrypted' if passphrase else 'not encrypted'}); "
+               f"{public}: public key; key id {kid}")
 
 
 @main.group()
