@@ -49,11 +49,18 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 
 def _kind_of(key: object) -> str:
-    name = type(key).__name__.replace("_", "")
-    for label in ("RSA", "EllipticCurve", "DSA", "Ed448", "X25519", "X448", "DH"):
-        if label.lower() in name.lower():
-            return {"EllipticCurve": "EC"}.get(label, label)
-    return name
+    """A key's algorithm as people name it (RSA, EC, ...)."""
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, rsa, x448, x25519
+
+    for types, label in (((rsa.RSAPrivateKey, rsa.RSAPublicKey), "RSA"),
+                         ((ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey), "EC"),
+                         ((dsa.DSAPrivateKey, dsa.DSAPublicKey), "DSA"),
+                         ((ed448.Ed448PrivateKey, ed448.Ed448PublicKey), "Ed448"),
+                         ((x25519.X25519PrivateKey, x25519.X25519PublicKey), "X25519"),
+                         ((x448.X448PrivateKey, x448.X448PublicKey), "X448")):
+        if isinstance(key, types):
+            return label
+    return type(key).__name__
 
 
 def load_private_key(path: Path, passphrase: Callable[[], bytes | None]) -> Ed25519PrivateKey:
