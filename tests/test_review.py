@@ -249,6 +249,9 @@ def test_the_policy_is_in_the_rules_a_firm_can_count_only_accepted_items(tmp_pat
     doc = evaluate_bundle(HARBOR, ["small-business"], rules, review=review)
     counted = {p for p, proc in doc["processes"].items() if proc["capability"] != "none"}
     assert counted == {"OSP-3"}
+    # ... and then nothing counts without a review file
+    plain = evaluate_bundle(HARBOR, ["small-business"], rules)
+    assert {p["capability"] for p in plain["processes"].values()} == {"none"}
 
 
 def test_findings_are_managed_severity_owner_due_response_status(tmp_path: Path) -> None:
