@@ -207,3 +207,45 @@ def test_template_is_for_html_only(tmp_path: Path) -> None:
     path.write_text("x")
     result = CliRunner().invoke(main, ["evaluate", str(HARBOR), "--template", str(path)])
     assert result.exit_code == 2 and "--template applies to --format html only" in result.output
+
+
+HOSTILE = "=HYPERLINK(\"x\") <script>alert(1)</script> \x1b[31m | *bold* \u202edoc.exe"
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_hostile_review_text_is_neutralised_in_every_format(tmp_path: Path, fmt: str) -> None:
+    """The review is untrusted too: its text reaches each format only escaped."""
+    import yaml
+
+    data = yaml.safe_load(REVIEW.read_text())
+    data["engagement"]["scope"] = HOSTILE
+    data["engagement"]["auditor"] = HOSTILE
+    data["evidence"]["DOC-OSP12"]["reason"] = HOSTILE
+    data["evidence"]["DOC-OSP12"]["reviewer"] = HOSTILE
+    data["processes"]["OSP-3"]["notes"] = HOSTILE
+    dod = "DOD-OWNER-AUDITOR/OSP-11/71d5f8bead"
+    data["findings"][dod].update(response=HOSTILE, owner=HOSTILE)
+    data["signoff"].update(name=HOSTILE, statement=HOSTILE)
+    review = tmp_path / "hostile.yaml"
+    review.write_text(yaml.safe_dump(data, allow_unicode=False))
+    out = FORMATS[fmt](evaluate_bundle(HARBOR, review=review))
+    assert "\x1b" not in out
+    if fmt in ("html", "markdown", "junit"):
+        assert "<script>" not in out
+    if fmt == "oscal":   # markup fields are Markdown in OSCAL: bundle and review text escaped
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                for key, value in node.items():
+                    if key in ("title", "description", "remarks", "prose", "statement"):
+                        assert "<script>" not in value, (key, value)
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(json.loads(out))
+    if fmt == "csv-evidence":
+        row = next(r for r in csv.DictReader(io.StringIO(out)) if r["id"] == "DOC-OSP12")
+        assert row["review_reason"].startswith("'=") and row["review_reviewer"].startswith("'=")
+    if fmt == "markdown":
+        assert "\\| \\*bold\\*" in out

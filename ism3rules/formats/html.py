@@ -13,6 +13,7 @@ evidence, sign-off, and the input digests in an appendix.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,12 @@ def _neutral(value: Any) -> Any:
     return text(value)
 
 
+@functools.lru_cache(maxsize=1)
+def _shipped_environment() -> ImmutableSandboxedEnvironment:
+    """The environment of the shipped template, built once (it caches compiled templates)."""
+    return _environment()
+
+
 def _environment(extra: Path | None = None) -> ImmutableSandboxedEnvironment:
     loaders: list[jinja2.BaseLoader] = []
     if extra is not None:
@@ -132,7 +139,7 @@ def _render(env: ImmutableSandboxedEnvironment, name: str, document: dict[str, A
 
 def render_html(document: dict[str, Any]) -> str:
     """The whole report as one HTML5 document (UTF-8), ending in a newline."""
-    return _render(_environment(), SHIPPED, document, SHIPPED)
+    return _render(_shipped_environment(), SHIPPED, document, SHIPPED)
 
 
 def render_html_with(document: dict[str, Any], template: Path) -> str:
