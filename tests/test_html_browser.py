@@ -2,7 +2,9 @@
 
 Chromium parses the report (the process rows and the charts are in its DOM), draws
 it (the heat map and ladder colours are in its screenshot, saved to
-build/test-artifacts/html-report.png for a person to look at) and prints it to PDF.
+build/test-artifacts/html-report.png for a person to look at) and prints it to PDF; the
+auditor's deliverable is printed too and its PDF read back (pypdf) to check that no
+table row is split across pages.
 On CI (env CI set) a missing chromium is a failure: `.ci/run` installs it.
 """
 
