@@ -227,6 +227,12 @@ def limits_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return with_limits
 
 
+review_option = click.option(
+    "--review", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    metavar="REVIEW.yaml",
+    help="The auditor's review file (ism3-review/1, `ism3 review init` writes one): "
+         "decisions on evidence, findings managed, sign-off.")
+
 rules_dir_option = click.option(
     "--rules-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Folder of rule files to use instead of the shipped rules/.")
@@ -268,17 +274,25 @@ def main() -> None:
               help="Judge the evidence as it stood at this date (replaces the bundle's "
                    "assessment.as_of): later evidence and observations are ignored, "
                    "expiries applied.")
+@review_option
+@click.option("--template", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="PATH",
+              help="For --format html: a Jinja2 template to render the report with instead "
+                   "of the shipped one (docs/auditing.md lists what it receives).")
 @limits_options
 def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, output: Path | None,
              rules_dir: Path | None, targets: tuple[tuple[str, int], ...] = (),
-             timestamp: bool = False, as_of: Any = None,
-             limits: Limits | None = None) -> None:
+             timestamp: bool = False, as_of: Any = None, review: Path | None = None,
+             template: Path | None = None, limits: Limits | None = None) -> None:
     """Evaluate BUNDLE (a folder with bundle.yaml): capabilities and maturity levels."""
     from ism3rules.api import evaluate_bundle
     from ism3rules.formats import FORMATS
 
     fmt = choose_format(fmt, output, FORMAT_CHOICES)
-    document = evaluate_bundle(bundle, profile_refs, rules_dir, as_of=as_of, limits=limits)
+    if template is not None and fmt != "html":
+        raise click.UsageError("--template applies to --format html only")
+    document = evaluate_bundle(bundle, profile_refs, rules_dir, as_of=as_of, limits=limits,
+                               review=review)
     missed = _missed_targets(document, profile_refs, targets)
     if timestamp:
         from datetime import UTC, datetime
@@ -286,7 +300,11 @@ def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, outpu
         from ism3rules.report import with_timestamp
 
         document = with_timestamp(document, datetime.now(UTC))
-    if fmt == "table":
+    if template is not None:
+        from ism3rules.formats.html import render_html_with
+
+        _write(render_html_with(document, template), output)
+    elif fmt == "table":
         from ism3rules.formats.table import render_table
 
         _write(render_table(document, table_width(output)), output)
@@ -494,8 +512,9 @@ def _missed_targets(document: dict[str, Any], profile_refs: tuple[str, ...],
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the plan to this file (atomically) instead of stdout.")
 @rules_dir_option
+@review_option
 def gap(bundle: Path, profile_ref: str | None, level: int | None, fmt: str | None,
-        output: Path | None, rules_dir: Path | None) -> None:
+        output: Path | None, rules_dir: Path | None, review: Path | None = None) -> None:
     """Remediation plan for BUNDLE to reach a level of a profile.
 
     Lists the processes to raise (from what capability to what), the evidence to
@@ -507,7 +526,7 @@ def gap(bundle: Path, profile_ref: str | None, level: int | None, fmt: str | Non
 
     profile_ref = _need_profile(profile_ref)
     fmt = choose_format(fmt, output, ("table", "json"))
-    document = evaluate_bundle(bundle, (profile_ref,), rules_dir)
+    document = evaluate_bundle(bundle, (profile_ref,), rules_dir, review=review)
     result = plan(document, document["profiles"][0]["id"], level)
     _write(render_plan_table(result, table_width(output)) if fmt == "table"
            else PLAN_FORMATS[fmt](result), output)
@@ -523,8 +542,9 @@ def gap(bundle: Path, profile_ref: str | None, level: int | None, fmt: str | Non
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the comparison to this file (atomically) instead of stdout.")
 @rules_dir_option
+@review_option
 def compare(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, output: Path | None,
-            rules_dir: Path | None) -> None:
+            rules_dir: Path | None, review: Path | None = None) -> None:
     """Compare BUNDLE against several profiles side by side.
 
     Shows the level reached in each profile, every process against what each
@@ -535,7 +555,7 @@ def compare(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, output
     from ism3rules.gap import compare as compare_profiles
 
     fmt = choose_format(fmt, output, ("table", "json"))
-    document = evaluate_bundle(bundle, profile_refs, rules_dir)
+    document = evaluate_bundle(bundle, profile_refs, rules_dir, review=review)
     comparison = compare_profiles(document)
     _write(render_comparison_table(comparison, table_width(output)) if fmt == "table"
            else COMPARISON_FORMATS[fmt](comparison), output)
@@ -596,8 +616,9 @@ def init(directory: Path, profile_ref: str | None, level: int, org_id: str | Non
               help="Maturity profile to show the process against. Repeatable. "
                    "Default: every shipped profile.")
 @rules_dir_option
+@review_option
 def explain(bundle: Path, process: str, profile_refs: tuple[str, ...],
-            rules_dir: Path | None) -> None:
+            rules_dir: Path | None, review: Path | None = None) -> None:
     """Explain the capability of PROCESS (e.g. OSP-10) in BUNDLE, in plain words.
 
     Which evidence counted (with each file's sha256), which rules fired and what
@@ -613,7 +634,7 @@ def explain(bundle: Path, process: str, profile_refs: tuple[str, ...],
             and Path(process).exists() and process.strip().upper() not in ids):
         raise click.UsageError(f"the bundle comes first, then the process: "
                                f"ism3 explain {process} {str(bundle).strip().upper()}")
-    document = evaluate_bundle(bundle, profile_refs, rules_dir)
+    document = evaluate_bundle(bundle, profile_refs, rules_dir, review=review)
     wanted = process.strip().upper()
     if wanted not in document["processes"]:
         raise click.BadParameter(
@@ -630,14 +651,32 @@ def explain(bundle: Path, process: str, profile_refs: tuple[str, ...],
 @click.option("--profile", "-p", "profile_refs", multiple=True, metavar="ID|PATH",
               help="A profile file the report used that is not shipped. Repeatable.")
 @rules_dir_option
+@click.option("--signature", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A DSSE envelope written by `ism3 sign`: check it instead of the "
+                   "report's digests.")
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="PUBLIC.pem", help="The signer's Ed25519 public key (with --signature).")
+@click.option("--review", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="REVIEW.yaml", help="The review file the signature covers, if any.")
 def verify(report: Path, bundle: Path, profile_refs: tuple[str, ...],
-           rules_dir: Path | None) -> None:
+           rules_dir: Path | None, signature: Path | None = None,
+           public_key: Path | None = None, review: Path | None = None) -> None:
     """Check that REPORT (a JSON report) still matches BUNDLE, the rules and the profiles.
 
     Recomputes the sha256 of the manifest and of every file it references, of the
     rule files and of each profile, and lists what changed. Exit 0 when everything
     matches, 1 when something changed, 2 when the report or bundle cannot be read.
+
+    With --signature and --public-key: check a signed attestation instead. Exit 0 only
+    when the signature is valid and REPORT (any format), every file of BUNDLE and the
+    --review file are the ones signed; 1 naming what failed.
     """
+    if signature is not None or public_key is not None:
+        _verify_signature(report, bundle, signature, public_key, review)
+        return
+    if review is not None:
+        raise click.UsageError("--review goes with --signature (a JSON report records its "
+                               "review's digest itself)")
     from ism3rules.formats._common import text
     from ism3rules.verify import load_report, verify_report
 
@@ -660,6 +699,168 @@ def verify(report: Path, bundle: Path, profile_refs: tuple[str, ...],
     click.echo(f"MISMATCH: {len(result.differences)} input(s) differ from what the report "
                "was computed from")
     click.get_current_context().exit(EXIT_TARGET_MISSED)
+
+
+def _verify_signature(report: Path, bundle: Path, signature: Path | None,
+                      public_key: Path | None, review: Path | None) -> None:
+    """`ism3 verify --signature`: the attestation against the files at hand."""
+    from ism3rules.attest import current_bundle_files, load_public_key
+    from ism3rules.attest import verify as verify_attestation
+    from ism3rules.formats._common import text
+
+    if signature is None or public_key is None:
+        raise click.UsageError("--signature and --public-key go together")
+    key = load_public_key(public_key)
+    signed_paths = _signed_bundle_paths(signature)
+    files, note = current_bundle_files(bundle, signed_paths)
+    verdict = verify_attestation(signature, key, report, files, review)
+    for check in verdict.checks:
+        click.echo(f"  {'ok' if check.ok else 'FAILED':<7}{text(check.subject)}: "
+                   f"{text(check.detail)}")
+    if note and verdict.predicate:
+        click.echo(f"  note   {text(note)}")
+    if verdict.valid:
+        pred = verdict.predicate
+        click.echo(f"VALID: {report}, {len(files)} bundle file(s)"
+                   + (f" and {review}" if review else "") + " are what "
+                   + (text((pred.get("signer") or {}).get("name")) or "the key holder")
+                   + f" signed on {text(pred.get('signed_at'))}")
+        return
+    failed = [c.subject for c in verdict.checks if not c.ok]
+    click.echo(f"INVALID: {len(failed)} check(s) failed: {', '.join(text(f) for f in failed)}")
+    click.get_current_context().exit(EXIT_TARGET_MISSED)
+
+
+def _signed_bundle_paths(signature: Path) -> list[str]:
+    """Bundle paths an envelope names (unverified; used only to hash the same files)."""
+    import base64
+    import json
+
+    from ism3rules.attest import BUNDLE_PREFIX
+
+    try:
+        envelope = json.loads(signature.read_bytes()[:16 * 1024 * 1024])
+        statement = json.loads(base64.b64decode(envelope["payload"]))
+        return [s["name"][len(BUNDLE_PREFIX):] for s in statement["subject"]
+                if str(s.get("name", "")).startswith(BUNDLE_PREFIX)]
+    except Exception:  # noqa: BLE001 - an unreadable envelope fails verification itself
+        return []
+
+
+def _passphrase(prompt: bool, confirm: bool = False) -> bytes | None:
+    """The key passphrase: $ISM3_KEY_PASSPHRASE, else asked on a terminal, else None."""
+    import os
+
+    from ism3rules.attest import PASSPHRASE_ENV
+
+    if os.environ.get(PASSPHRASE_ENV):
+        return os.environ[PASSPHRASE_ENV].encode("utf-8")
+    if prompt and sys.stdin.isatty():
+        value = click.prompt("Key passphrase", hide_input=True,
+                             confirmation_prompt=confirm, err=True)
+        return str(value).encode("utf-8") or None
+    return None
+
+
+@main.command(short_help="Sign a report: a DSSE envelope over its inputs.")
+@click.argument("report", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, metavar="PRIVATE.pem",
+              help="Ed25519 private key (PEM; encrypted keys take $ISM3_KEY_PASSPHRASE or "
+                   "ask on a terminal).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="SIGNATURE", help="Where to write the envelope. Default: REPORT.dsse.json.")
+@click.option("--bundle", type=click.Path(path_type=Path), default=None,
+              help="The bundle the report was made from (required unless REPORT is JSON).")
+@click.option("--review", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="REVIEW.yaml", help="The review file the report was made with.")
+@click.option("--signer", default=None, help="Who signs (default: the review's sign-off name).")
+@click.option("--profile", "-p", "profile_refs", multiple=True, metavar="ID|PATH",
+              help="A profile the report used that is not shipped (non-JSON reports).")
+@rules_dir_option
+def sign(report: Path, key_path: Path, output: Path | None, bundle: Path | None,
+         review: Path | None, signer: str | None, profile_refs: tuple[str, ...],
+         rules_dir: Path | None) -> None:
+    """Sign REPORT: a DSSE envelope whose in-toto statement names the report, every file of
+    the bundle and the review by sha256, with the tool, rules and profiles behind it."""
+    from datetime import UTC, datetime
+
+    from ism3rules.attest import collect_inputs, load_private_key, sign as sign_statement
+    from ism3rules.attest import statement
+
+    key = load_private_key(key_path, lambda: _passphrase(prompt=True))
+    inputs = collect_inputs(report, bundle, review, rules_dir, profile_refs)
+    if signer is None and review is not None:
+        from ism3rules.review import load_review
+
+        judged = load_review(review)
+        signer = (judged.signoff.name if judged.signoff else judged.engagement.auditor)
+    envelope = sign_statement(statement(inputs, signer, key.public_key(), datetime.now(UTC)), key)
+    target = output or report.with_name(report.name + ".dsse.json")
+    _write(envelope, target)
+    click.echo(f"{target}: signed {report.name} and {len(inputs.bundle_files)} bundle file(s)"
+               + (f" and {review.name}" if review else "")
+               + (f" as {signer}" if signer else ""))
+
+
+@main.command(short_help="Make an Ed25519 key pair for signing.")
+@click.argument("private", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("public", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--encrypt", is_flag=True,
+              help="Encrypt the private key with a passphrase ($ISM3_KEY_PASSPHRASE, else "
+                   "asked twice on a terminal).")
+def keygen(private: Path, public: Path, encrypt: bool) -> None:
+    """Make an Ed25519 key pair: PRIVATE (PKCS#8 PEM, mode 0600) and PUBLIC (PEM).
+
+    Keys made by other tools work as well (`openssl genpkey -algorithm ed25519`)."""
+    from ism3rules.attest import PASSPHRASE_ENV, generate_keypair
+
+    for path in (private, public):
+        if path.exists():
+            raise click.UsageError(f"{path} exists; keys are never overwritten")
+    passphrase = _passphrase(prompt=True, confirm=True) if encrypt else None
+    if encrypt and not passphrase:
+        raise click.UsageError(f"--encrypt needs a passphrase: set {PASSPHRASE_ENV} or run in "
+                               "a terminal")
+    kid = generate_keypair(private, public, passphrase)
+    click.echo(f"{private}: private key ({'encrypted' if passphrase else 'not encrypted'}); "
+               f"{public}: public key; key id {kid}")
+
+
+@main.group(short_help="The auditor's review file kept beside a bundle.")
+def review() -> None:
+    """The auditor's review file (ism3-review/1) kept beside a bundle."""
+
+
+@review.command("init", short_help="Write a review skeleton for a bundle.")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The review file to write (not inside the bundle).")
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@rules_dir_option
+@limits_options
+def review_init(bundle: Path, output: Path, force: bool, rules_dir: Path | None,
+                limits: Limits | None = None) -> None:
+    """Write a review skeleton for BUNDLE: every evidence item and finding of the current
+    evaluation, decisions pending, engagement and sign-off to fill in."""
+    import dataclasses
+
+    from ism3rules.api import load_inputs, report_document
+    from ism3rules.evidence import find_manifest
+    from ism3rules.review import skeleton
+
+    if output.exists() and not force:
+        raise click.UsageError(f"{output} exists; give --force to overwrite it")
+    root, _ = find_manifest(bundle)
+    if root.resolve() in output.resolve().parents:
+        raise click.UsageError(f"{output} is inside the bundle {bundle}: the review is the "
+                               "auditor's, kept beside the bundle, never inside it")
+    inputs = dataclasses.replace(load_inputs((), rules_dir), profiles=())  # no levels needed
+    document = report_document(bundle, inputs, limits=limits)
+    _write(skeleton(document), output)
+    click.echo(f"{output}: review of {len(document['evidence'])} evidence item(s) and "
+               f"{len(document['findings'])} finding(s), all pending; fill it in, then "
+               f"`ism3 evaluate {bundle} --review {output}`")
 
 
 @main.group(short_help="Reference data in other formats (OSCAL).")

@@ -77,6 +77,20 @@ def run_assessment(bundle: Path | str, profile_refs: Sequence[str] = (),
 
 def evaluate_bundle(bundle: Path | str, profile_refs: Sequence[str] = (),
                     rules_dir: Path | None = None, as_of: date | None = None,
-                    limits: Limits | None = None) -> dict[str, Any]:
-    """`run_assessment`, as the ism3-report/1 document. Raises as `run_assessment`."""
-    return report_document(bundle, load_inputs(profile_refs, rules_dir), as_of, limits)
+                    limits: Limits | None = None,
+                    review: Path | None = None) -> dict[str, Any]:
+    """`run_assessment`, as the ism3-report/1 document; with the auditor's `review`
+    file (ism3-review/1) applied when one is given.
+
+    Raises:
+        ReviewError: the review cannot be read or does not fit the bundle.
+        Otherwise as `run_assessment`.
+    """
+    inputs = load_inputs(profile_refs, rules_dir)
+    if review is None:
+        return report_document(bundle, inputs, as_of, limits)
+    from .review import load_review, reviewed_document
+
+    loaded = load_bundle(bundle, inputs.catalogue, limits or DEFAULT_LIMITS, as_of=as_of)
+    judged = load_review(Path(review), limits or DEFAULT_LIMITS)
+    return reviewed_document(loaded, judged, inputs.profiles, inputs.rulebook, inputs.catalogue)

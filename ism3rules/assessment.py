@@ -27,6 +27,7 @@ from .profiles import Profile
 from .results import (Assessment, Finding, Gap, LevelResult, MetricResult, NotCounted,
                       ProcessResult, ProfileResult, RequirementResult, ServiceLevelResult,
                       Shortfall)
+from .review import Review, annotate_facts, document_fact, judge_items
 from .rules import FACT_TYPES, Condition, Ref, Rulebook
 
 Fact = dict[str, Any]
@@ -71,8 +72,8 @@ def requirement_facts(profile: Profile) -> list[Fact]:
 
 
 def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
-           catalogue: Catalogue | None = None) -> Assessment:
-    """Evaluate `bundle` against `profiles` with `rulebook`.
+           catalogue: Catalogue | None = None, review: Review | None = None) -> Assessment:
+    """Evaluate `bundle` against `profiles` with `rulebook` (and the auditor's `review`).
 
     Raises:
         ProfileError: two profiles share an id.
@@ -91,6 +92,7 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
     # With a rule deriving `metric` (rules/evidence.yaml), metrics reach the engine as
     # reports and statistics; without one, version-1 meaning: one fact per metric type.
     via_reports = bool(rulebook.deriving("metric"))
+    via_documents = bool(rulebook.deriving("documentation"))   # likewise (review.py)
     start, end, cutoff = bundle.period_start, bundle.period_end, bundle.judged_at
     stats = {i.id: metric_stats(i, start, end, cutoff) for i in bundle.items
              if i.kind == "metric" and i.accepted}
@@ -98,6 +100,8 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
         if item.accepted:
             item_facts = (metric_facts(item, stats[item.id])
                           if item.kind == "metric" and via_reports
+                          else [document_fact(item)]
+                          if item.kind == "documentation" and via_documents
                           else [item_fact(item, bundle.judged_at)])
             for fact in item_facts:
                 facts.setdefault(fact["id"], fact)
@@ -121,6 +125,7 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
     for profile in profiles:
         for fact in requirement_facts(profile):
             facts[fact["id"]] = fact
+    annotate_facts(facts, evidence_of, review, FACT_TYPES)   # the auditor's decisions
     firings = compiled.run(list(facts.values()))
     items = _judge_exclusions(bundle, facts, firings)
     counted_by: dict[str, str] = {}
@@ -134,6 +139,9 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
                 facts[f"metric_report:{i.id}"], stats[i.id], rulebook))
             if i.kind == "metric" and i.accepted and f"metric_report:{i.id}" not in counted_by
             else i for i in items)
+    items = judge_items(items, bundle.items, review, evidence_of,
+                        {fact_id for f in firings if f.derived_fact["t"] != "finding"
+                         for _, fact_id in f.matched})
     world = _World(rulebook, catalogue, facts, firings, evidence_of, items)
     findings = collect_findings(firings, world.fact, world.evidence_behind)
     processes = tuple(world.process_result(p) for p in catalogue.process_ids)

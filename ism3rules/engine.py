@@ -135,7 +135,10 @@ class CompiledRulebook:
                 "all": [{aliases[c.alias]: _expr(c, i, aliases)} for i, c in enumerate(rule.when)]
             }
         definition[SENTINEL_RULE] = {"all": [{"a0": {"t": SENTINEL_FACT["t"]}}]}
-        text = json.dumps(definition, sort_keys=True)
+        # the actions depend on each rule's `then` too: a rule file that changes only what
+        # a rule derives (a message, a severity) must not reuse the other one's actions
+        text = json.dumps([definition, [[r.id, r.then_fact, repr(r.then_attrs)]
+                                        for r in rulebook.rules]], sort_keys=True)
         self.name = "ism3_" + hashlib.sha256(text.encode()).hexdigest()[:20]
         self.definition = definition
         with _lock:

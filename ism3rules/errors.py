@@ -38,6 +38,14 @@ class ReportError(Ism3Error):
     """A report file given back to the tool (e.g. to `verify`) cannot be used."""
 
 
+class ReviewError(Ism3Error):
+    """An auditor's review file cannot be read, or does not fit the bundle it reviews."""
+
+
+class AttestationError(Ism3Error):
+    """A key, a signature or an attestation cannot be used (unreadable, wrong type, ...)."""
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ' (did you mean 'x'?)' for the closest choice, or '' when none is close."""
     close = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)

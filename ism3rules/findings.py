@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import hashlib
+import json
+
 from .engine import Firing
 from .results import Finding
-from .rules import TEMPLATE_FIELD, Ref, Rulebook
+from .rules import DEFAULT_SEVERITY, FACT_TYPES, TEMPLATE_FIELD, Ref, Rulebook
 
 Fact = dict[str, Any]
-_HIDDEN = ("id", "t", "sid", "process")
+_HIDDEN = ("id", "t", "sid", "process", "review")   # review: on the evidence entries
 _NEGATED = {"eq": "!=", "ne": "==", "gt": "<=", "gte": "<", "lt": ">=", "lte": ">"}
 _COMPARE = {
     "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lambda a, b: a > b,
@@ -64,9 +67,30 @@ def collect_findings(firings: Iterable[Firing], fact_of: Callable[[str], Fact | 
             facts=tuple((alias, str(fact.get("t", "")),
                          tuple((k, v) for k, v in sorted(fact.items()) if k not in _HIDDEN))
                         for alias, fact in matched.items()),
+            id=finding_id(firing.rule_id, firing.process, matched.values()),
+            severity=str(derived.get("severity") or DEFAULT_SEVERITY),
         )
         found[(finding.process, finding.rule, finding.message, finding.evidence)] = finding
     return tuple(found[key] for key in sorted(found))
+
+
+def finding_id(rule: str, process: str, matched: Iterable[Fact]) -> str:
+    """The stable id of a finding: `RULE/PROCESS/<10 hex digits>`.
+
+    The digits are the start of a sha256 over the rule id, the process and, for each
+    fact the rule matched, its type and its *identity* attributes (`FactType.identity`:
+    an item id, a service level id, a role and person), never values or dates. So the
+    same finding in next year's bundle has the same id, and anomalies of one metric
+    on several dates are one finding with several occurrences.
+    """
+    about = sorted(
+        json.dumps([str(fact.get("t", "")),
+                    [[attr, str(fact.get(attr, ""))]
+                     for attr in (FACT_TYPES[fact["t"]].identity
+                                  if fact.get("t") in FACT_TYPES else ())]])
+        for fact in matched)
+    basis = json.dumps([rule, process, about], ensure_ascii=True)
+    return f"{rule}/{process}/{hashlib.sha256(basis.encode()).hexdigest()[:10]}"
 
 
 def unmet_reason(fact: Fact, derives: str, rulebook: Rulebook) -> str:

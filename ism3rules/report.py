@@ -104,11 +104,30 @@ def _metric(entry: dict[str, Any], item: EvidenceItem, metric: MetricResult | No
                            "met": metric.target_met}
 
 
-def _finding(finding: Finding) -> dict[str, Any]:
-    return {"rule": finding.rule, "finding": finding.finding, "process": finding.process,
-            "message": finding.message, "evidence": list(finding.evidence),
-            "facts": {alias: {"fact": fact_type, **dict(attrs)}
-                      for alias, fact_type, attrs in finding.facts}}
+def _facts(finding: Finding) -> dict[str, Any]:
+    return {alias: {"fact": fact_type, **dict(attrs)} for alias, fact_type, attrs in finding.facts}
+
+
+def _findings(findings: tuple[Finding, ...]) -> list[dict[str, Any]]:
+    """One entry per finding id, in the order of its first occurrence.
+
+    Several firings about the same thing (a metric outside its band on several
+    dates) share an id: the entry keeps the first one's message and facts, as
+    version 0.1 had them, and lists every one under `occurrences`.
+    """
+    grouped: dict[str, list[Finding]] = {}
+    for finding in findings:
+        grouped.setdefault(finding.id, []).append(finding)
+    out = []
+    for fid, group in grouped.items():
+        first = group[0]
+        out.append({"id": fid, "rule": first.rule, "finding": first.finding,
+                    "process": first.process, "severity": first.severity,
+                    "message": first.message,
+                    "evidence": sorted({e for f in group for e in f.evidence}),
+                    "facts": _facts(first),
+                    "occurrences": [{"message": f.message, "facts": _facts(f)} for f in group]})
+    return out
 
 
 def _service_level(sla: ServiceLevelResult) -> dict[str, Any]:
@@ -169,7 +188,7 @@ def to_document(assessment: Assessment) -> dict[str, Any]:
         "processes": {p.id: _process(p, file_sha) for p in assessment.processes},
         "profiles": [_profile(p) for p in assessment.profiles],
         "evidence": [_evidence(i, metrics.get(i.id)) for i in assessment.evidence],
-        "findings": [_finding(f) for f in assessment.findings],
+        "findings": _findings(assessment.findings),
         "service_levels": [_service_level(s) for s in assessment.service_levels],
     }
 

@@ -116,6 +116,10 @@ class Finding:
     message: str
     evidence: tuple[str, ...]
     facts: tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...]
+    # Stable across bundles and years (findings.finding_id); several firings about the
+    # same thing (anomalies of one metric on several dates) share it.
+    id: str = ""
+    severity: str = "medium"            # the rule's default rating (rules.SEVERITIES)
 
     def about(self, fact_type: str, attr: str, value: Any) -> bool:
         """Whether a matched fact of `fact_type` has `attr` equal to `value`."""

@@ -41,23 +41,35 @@ class FactType:
     # Derived facts of this type with equal values of these attributes are one fact,
     # however many firings derive it (empty: every firing derives its own fact).
     key: tuple[str, ...] = ()
+    # The attributes that say *which* thing a fact is about, stable from one bundle
+    # to the next (an item id, a service level id, a role and person), never values
+    # or dates that change run to run: a finding's id is formed from them.
+    identity: tuple[str, ...] = ()
 
 
-# Every fact is about one process. Input facts come from evidence and profiles;
+# Every fact is about one process. Input facts come from evidence and profiles; the
+# per-item ones (document, metric_report, exclusion, role) carry `review`, the auditor's
+# decision on their item (accepted, rejected, pending; `none` without a review file);
 # derived facts are asserted by rules. `metric` is both: rules derive it from
 # `metric_report` (rules/evidence.yaml) and only from it; a rules folder with no
 # rule deriving it gets the version-1 meaning (one metric fact per accepted item).
 FACT_TYPES: dict[str, FactType] = {
-    "documentation": FactType(attrs=("process",), derived=False),
+    # `documentation` is derived from `document` (one per accepted documentation item,
+    # `review` the auditor's decision on it: rules/evidence.yaml); a rules folder with no
+    # rule deriving it gets the version-1 meaning (one fact per documented process).
+    "documentation": FactType(attrs=("process",), derived=False, derived_from=("document",),
+                              key=("process",)),
+    "document": FactType(attrs=("process", "item", "review"), derived=False,
+                         identity=("item",)),
     "metric": FactType(attrs=("process", "metric_type"), derived=False, label="metric_type",
                        derived_from=("metric_report",), key=("metric_type",)),
     "requirement": FactType(attrs=("process", "profile", "level", "min_rank", "mandatory"),
-                            derived=False),
+                            derived=False, identity=("profile", "level")),
     # An exclusion from scope (statement of applicability): `dated` 1 when it has an
     # expiry, and then `days_left` from the assessment date to it (0 when undated).
-    "exclusion": FactType(attrs=("process", "dated", "days_left"), derived=False),
+    "exclusion": FactType(attrs=("process", "dated", "days_left", "review"), derived=False),
     "capability": FactType(attrs=("process", "capability", "rank"), derived=True,
-                           label="capability", lists=("practices",)),
+                           label="capability", lists=("practices",), identity=("capability",)),
     "requirement_met": FactType(attrs=("process",), derived=True),
     "exclusion_valid": FactType(attrs=("process",), derived=True),
     "requirement_excluded": FactType(attrs=("process",), derived=True),
@@ -68,34 +80,45 @@ FACT_TYPES: dict[str, FactType] = {
     "metric_report": FactType(attrs=("process", "metric_type", "item", "frequency",
                                      "has_frequency", "coverage", "periods_expected",
                                      "periods_reported", "outside_thresholds",
-                                     "outside_control_limits"), derived=False),
+                                     "outside_control_limits", "review"), derived=False,
+                               identity=("item",)),
     # One per in-period observation outside its metric's band: `bounds` is
     # "threshold" (declared) or "control" (mean +- 3 sample sigma, `samples` points);
     # `above`/`below` say by how much it lies beyond the upper/lower bound.
     "observation": FactType(attrs=("process", "metric_type", "item", "date", "value",
                                    "bounds", "lower", "upper", "above", "below",
-                                   "samples"), derived=False),
+                                   "samples"), derived=False, identity=("item",)),
     # One per metric with a target: `shortfall` > 0 when the latest in-period value
     # is on the wrong side of the target (direction `better`: higher or lower).
     "target": FactType(attrs=("process", "metric_type", "item", "target", "better",
-                              "latest", "date", "shortfall"), derived=False),
+                              "latest", "date", "shortfall"), derived=False,
+                        identity=("item",)),
     # One per declared service level: observations in its window, how many violate it.
     "service_level": FactType(attrs=("process", "sla", "metric", "target", "window",
-                                     "observations", "violations"), derived=False),
+                                     "observations", "violations"), derived=False,
+                               identity=("sla",)),
     # One per accepted role item (SSP-4 division of duties).
-    "role": FactType(attrs=("process", "role", "person", "item"), derived=False),
+    "role": FactType(attrs=("process", "role", "person", "item", "review"), derived=False,
+                     identity=("role", "person")),
     # One per documentation or role item expired at the evaluation date.
-    "expired": FactType(attrs=("process", "item", "kind", "expires", "as_of"), derived=False),
+    "expired": FactType(attrs=("process", "item", "kind", "expires", "as_of"), derived=False,
+                        identity=("item",)),
     # Findings: raised by rules, reported with the rule id and the evidence they rest on.
-    # `message` is a template: {alias.attribute} is replaced by a matched fact's value.
-    "finding": FactType(attrs=("process", "finding", "message"), derived=True),
+    # `message` is a template: {alias.attribute} is replaced by a matched fact's value;
+    # `severity` (low|medium|high|critical) is the rule's default rating of it.
+    "finding": FactType(attrs=("process", "finding", "message", "severity"), derived=True,
+                        identity=("finding",)),
 }
 
 # Attributes whose values are whole numbers (never names) in every fact type.
 INT_ATTRS = ("rank", "min_rank", "level", "mandatory", "dated", "days_left")
 # Attributes whose values are names, never numbers.
 NAME_ATTRS = ("capability", "metric_type", "process", "profile", "item", "role", "person",
-              "finding", "message", "bounds", "frequency", "better", "kind", "sla", "metric")
+              "finding", "message", "bounds", "frequency", "better", "kind", "sla", "metric",
+              "severity", "review")
+# How bad a finding is, least first; a finding rule names one (default: DEFAULT_SEVERITY).
+SEVERITIES = ("low", "medium", "high", "critical")
+DEFAULT_SEVERITY = "medium"
 TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
 
 # Comparison operators a condition may use, mapped to the engine's own.
@@ -317,6 +340,9 @@ def _rule(raw: Any, path: Path, catalogue: Catalogue) -> Rule:
                        f"{did_you_mean(key, allowed)}")
     if then_fact == "finding" and not {"finding", "message"} <= set(attrs):
         raise fail("then", "a finding needs 'finding' (its kind) and 'message' (a template)")
+    if then_fact == "finding" and "severity" in attrs and attrs["severity"] not in SEVERITIES:
+        raise fail("then", f"severity {attrs['severity']!r} must be one of "
+                   f"{', '.join(SEVERITIES)}{did_you_mean(str(attrs['severity']), SEVERITIES)}")
     if then_fact == "capability":
         if "capability" not in attrs:
             raise fail("then", "a derived capability needs 'capability'")

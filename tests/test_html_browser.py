@@ -2,7 +2,9 @@
 
 Chromium parses the report (the process rows and the charts are in its DOM), draws
 it (the heat map and ladder colours are in its screenshot, saved to
-build/test-artifacts/html-report.png for a person to look at) and prints it to PDF.
+build/test-artifacts/html-report.png for a person to look at) and prints it to PDF; the
+auditor's deliverable is printed too and its PDF read back (pypdf) to check that no
+table row is split across pages.
 On CI (env CI set) a missing chromium is a failure: `.ci/run` installs it.
 """
 
@@ -131,3 +133,95 @@ def test_browser_prints_it_to_pdf(report: tuple[str, Path, Path]) -> None:
     assert data.startswith(b"%PDF")
     pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
     assert 5 <= pages <= 60, pages   # the whole report, on A4 pages
+
+
+# -- the auditor's deliverable, printed: no table row split across pages ----------------
+def _long_review(path: Path) -> Path:
+    """A review of harbor-clinic whose every item is rejected with a long reason and every
+    finding has a long response: tall rows that a page break would like to cut. Each row
+    carries a token at its start (the reviewer, the owner) and one at its end."""
+    from ism3rules.api import evaluate_bundle as evaluate
+
+    doc = evaluate(ROOT / "evidence" / "harbor-clinic", ["small-business"])
+    words = ("the auditor traced this record to its source and found the figures could not "
+             "be reproduced from the system of record on the day of the visit ") * 3
+    lines = ["schema: ism3-review/1", "engagement: {client: harbor-clinic, scope: long rows}",
+             "evidence:"]
+    accepted = [i for i in doc["evidence"] if i["status"] == "accepted"]
+    for n, item in enumerate(accepted):
+        lines.append(f"  {item['id']}: {{decision: rejected, reviewer: qa{n}qa, "
+                     f"reason: '{words}zq{n}zq'}}")
+    lines.append("findings:")
+    for n, finding in enumerate(doc["findings"]):
+        lines.append(f"  {finding['id']}: {{owner: qo{n}qo, response: '{words * 2}zr{n}zr'}}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _pages_with(pages: list[str], token: str) -> list[int]:
+    return [i for i, page in enumerate(pages) if token in page.replace(" ", "")]
+
+
+def _split_rows(browser: str, folder: Path, html: str, name: str) -> tuple[int, list[str]]:
+    """Print `html` to PDF and return (pages, tokens whose row starts and ends on
+    different pages), reading the PDF's text with pypdf."""
+    from pypdf import PdfReader
+
+    page = folder / f"{name}.html"
+    page.write_text(html, encoding="utf-8")
+    pdf = folder / f"{name}.pdf"
+    _run(browser, folder / f"profile-{name}", "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
+         page.as_uri())
+    texts = [p.extract_text() or "" for p in PdfReader(str(pdf)).pages]
+    split = []
+    for start, end, rows in (("qa", "zq", 10), ("qo", "zr", 1)):
+        n = 0
+        while _pages_with(texts, f"{start}{n}{start}"):
+            # a row may appear in several tables; on every page each start has its end
+            per_page = [(f"{start}{n}{start}" in t.replace(" ", ""),
+                         f"{end}{n}{end}" in t.replace(" ", "")) for t in texts]
+            if any(a != b for a, b in per_page):
+                split.append(f"{start}{n}")
+            n += 1
+        assert n >= rows, f"only {n} rows found for {start}"
+    return len(texts), split
+
+
+def test_printing_the_deliverable_splits_no_table_row_across_pages(tmp_path: Path) -> None:
+    import ism3rules.formats.html as html_format
+
+    browser = _chromium()
+    review = _long_review(tmp_path / "review.yaml")
+    doc = evaluate_bundle(ROOT / "evidence" / "harbor-clinic", ["small-business"], review=review)
+    pages, split = _split_rows(browser, tmp_path, html_format.render_html(doc), "kept")
+    assert pages >= 8, pages
+    assert split == []
+    # the check can fail: without the print rule that keeps rows whole, rows are cut
+    rule = "tr, td, th, .card, svg { break-inside: avoid; }"
+    assert rule in html_format.CSS
+    original = html_format.CSS
+    try:
+        html_format.CSS = original.replace(rule, "")
+        _, cut = _split_rows(browser, tmp_path, html_format.render_html(doc), "cut")
+    finally:
+        html_format.CSS = original
+    assert cut, "without break-inside: avoid some row should have been split"
+
+
+def test_browser_opens_the_deliverable(tmp_path: Path) -> None:
+    browser = _chromium()
+    doc = evaluate_bundle(ROOT / "evidence" / "harbor-clinic",
+                          review=ROOT / "evidence" / "harbor-clinic.review.yaml")
+    page = tmp_path / "deliverable.html"
+    page.write_text(render_html(doc), encoding="utf-8")
+    dom = _run(browser, tmp_path / "profile", "--dump-dom", page.as_uri()).stdout
+    for section in ("executive-summary", "scope", "findings", "unreviewed", "signoff", "inputs"):
+        assert f'id="{section}"' in dom, section
+    assert dom.index('id="executive-summary"') < dom.index('id="summary"') < dom.index('id="inputs"')
+    assert dom.count('class="finding sev-') == len(doc["findings"])
+    assert dom.count("<span class=\"flag\">unreviewed</span>") == 4
+    shot = tmp_path / "deliverable.png"
+    _run(browser, tmp_path / "profile-shot", "--window-size=1200,1600", f"--screenshot={shot}",
+         page.as_uri())
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, ARTIFACTS / "deliverable.png")

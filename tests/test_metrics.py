@@ -165,7 +165,8 @@ def test_several_items_of_one_type_make_one_metric_fact(tmp_path: Path) -> None:
         [{"id": f"metric_report:{i['id']}", "t": "metric_report", "process": "OSP-3",
           "metric_type": i["metric_type"], "item": i["id"], "frequency": "none",
           "has_frequency": 0, "coverage": 1.0, "periods_expected": 0, "periods_reported": 0,
-          "outside_thresholds": 0, "outside_control_limits": 0} for i in items[1:]]
+          "outside_thresholds": 0, "outside_control_limits": 0, "review": "none"}
+         for i in items[1:]]
         + [{"id": "documentation:OSP-3", "t": "documentation", "process": "OSP-3"}])
     per_rule = {r: sum(f.rule_id == r for f in firings) for r in
                 ("EVD-METRIC-REPORTED", "CAP-MANAGED", "CAP-OPTIMIZED")}

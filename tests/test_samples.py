@@ -80,7 +80,11 @@ def test_samples_report_cadence_bands_targets_service_levels_and_findings() -> N
         # harbor: the 2024 malware procedure expired on 2025-12-31
         ("EVD-EXPIRED", "OSP-17", ("DOC-OSP17-2024",)),
     }
-    assert sum(f["rule"] == "MON-ABOVE-THRESHOLD" for f in north["findings"]) == 2
+    # the two weeks above the threshold are one finding (one metric, one id), two occurrences
+    above = [f for f in north["findings"] if f["rule"] == "MON-ABOVE-THRESHOLD"]
+    assert [len(f["occurrences"]) for f in above] == [2]
+    assert [o["facts"]["point"]["date"] for o in above[0]["occurrences"]] == [
+        "2026-01-04", "2026-02-01"]
     control = next(e for e in north["evidence"] if e["id"] == "MET-OSP12-LOA")["band"]
     assert (control["bounds"], control["upper"], control["anomalies"]) == ("control", 91.559826, 1)
     entries = {e["id"]: e for e in north["evidence"] + harbor["evidence"]}

@@ -21,6 +21,10 @@ EVIDENCE_COLUMNS = ("id", "status", "reason", "process", "kind", "title", "path"
                     "metric_type", "observations", "observations_in_period", "line")
 
 
+# With an auditor's review (`--review`): the decision on each item (`pending`: unreviewed).
+REVIEW_COLUMNS = ("decision", "reason", "reviewer", "date")
+
+
 def _join(values: Any) -> str:
     return "; ".join(text(v) for v in (values or []))
 
@@ -40,6 +44,11 @@ def render_csv(document: dict[str, Any]) -> str:
     profiles = document.get("profiles", [])
     reqs = [highest_requirements(p) for p in profiles]
     header = list(PROCESS_COLUMNS)
+    reviewed = isinstance(document.get("review"), dict)
+    decision = {e.get("id"): (e.get("review") or {}).get("decision")
+                for e in document.get("evidence", [])}
+    if reviewed:
+        header.append("unreviewed_evidence")
     for prof in profiles:
         header += [f"{text(prof.get('id'))} required", f"{text(prof.get('id'))} met"]
     rows = []
@@ -56,6 +65,9 @@ def render_csv(document: dict[str, Any]) -> str:
             "; ".join(f"{text(n.get('id'))}: {text(n.get('reason'))}"
                       for n in nxt.get("not_counted", [])),
         ]
+        if reviewed:
+            row.append(_join(e.get("id") for e in document.get("evidence", [])
+                             if e.get("process") == pid and decision.get(e.get("id")) == "pending"))
         for req in reqs:
             if pid in req:
                 required, first, state = req[pid]
@@ -69,7 +81,11 @@ def render_csv(document: dict[str, Any]) -> str:
 
 def render_csv_evidence(document: dict[str, Any]) -> str:
     """One row per evidence item of the bundle, accepted or rejected, in bundle order."""
+    reviewed = isinstance(document.get("review"), dict)
     rows = [[item.get(col) if col in ("observations", "observations_in_period", "line")
              else text(item.get(col)) for col in EVIDENCE_COLUMNS]
+            + ([text((item.get("review") or {}).get(k)) for k in REVIEW_COLUMNS] if reviewed
+               else [])
             for item in document.get("evidence", [])]
-    return _write(list(EVIDENCE_COLUMNS), rows)
+    header = list(EVIDENCE_COLUMNS) + ([f"review_{k}" for k in REVIEW_COLUMNS] if reviewed else [])
+    return _write(header, rows)

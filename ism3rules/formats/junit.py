@@ -31,6 +31,12 @@ def render_junit(document: dict[str, Any]) -> str:
                             ("achieved_level", prof.get("achieved_level")),
                             ("max_level", prof.get("max_level"))):
             ET.SubElement(props, "property", {"name": name, "value": xml_text(value)})
+        review = document.get("review")
+        if isinstance(review, dict):   # an auditor's review: what is still unreviewed
+            counts = review.get("evidence") or {}
+            for name, value in (("review.unreviewed", text(counts.get("unreviewed"))),
+                                ("review.signed_off", "yes" if review.get("signoff") else "no")):
+                ET.SubElement(props, "property", {"name": name, "value": xml_text(value)})
         cases = fails = skips = 0
         for lvl in prof.get("levels", []):
             gaps = {g.get("process"): g for g in lvl.get("gaps", [])}

@@ -1,164 +1,213 @@
 """The Markdown format: the report a person reads and signs, in plain text.
 
-Summary, per-profile result and gaps, findings (when the document has them), one
-row per process, and an appendix of every evidence item with its digest. Every
-bundle-supplied string goes through `md` (no raw HTML, no table breaks).
+Without a review: header with digests, summary, per-profile result and gaps,
+findings (a table with severity), one row per process, service levels, metric
+specifications, and an appendix of every evidence item with its digest. With a
+review (`--review`) it is the auditor's deliverable, in the same order as the HTML:
+engagement, executive summary, scope and statement of applicability, managed
+findings, unreviewed evidence, then the assessment, the sign-off and the input
+digests. Every bundle-supplied string goes through `md` (no raw HTML, no table breaks).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ._common import (finding_cells, item_detail, md, md_code, md_table, new_gaps, next_unmet,
-                      requirement_state, text)
+from . import _view
+from ._common import md, md_code, md_table, text
+from ._view import capability_counts, gap_missing, gap_rejected, header_rows
+
+__all__ = ["capability_counts", "gap_missing", "gap_rejected", "header_rows", "render_markdown"]
 
 
-def capability_counts(document: dict[str, Any]) -> list[tuple[str, int]]:
-    """(capability, number of processes at it), highest capability first, zeros dropped."""
-    counts: dict[tuple[int, str], int] = {}
-    for proc in document.get("processes", {}).values():
-        key = (int(proc.get("rank", 0)), str(proc.get("capability")))
-        counts[key] = counts.get(key, 0) + 1
-    return [(name, n) for (_rank, name), n in sorted(counts.items(), reverse=True)]
+def _dash(value: Any) -> str:
+    return md(value) or "-"
 
 
-def header_rows(document: dict[str, Any]) -> list[tuple[str, str]]:
-    """(label, plain text) pairs of the report header: who, when, from what."""
-    org = document.get("organization", {})
-    assessment = document.get("assessment") or {}
-    inputs = document.get("inputs") or {}
-    tool = document.get("tool") or {}
-    period = assessment.get("period")
-    rows = [("Organization", f"{text(org.get('name'))} ({text(org.get('id'))})")]
-    if period:
-        rows.append(("Evidence period", f"{period.get('start')} to {period.get('end')}"))
-    rows.append(("As of", text(assessment.get("as_of")) or "not given"))
-    rows.append(("Tool", f"{text(tool.get('name'))} {text(tool.get('version'))}"))
-    if document.get("generated_at"):
-        rows.append(("Generated at", text(document["generated_at"])))
-    if inputs.get("bundle_sha256"):
-        rows.append(("Bundle sha256", text(inputs["bundle_sha256"])))
-    rows.append(("Manifest sha256", text(inputs.get("bundle_manifest_sha256"))))
-    rows.append(("Rules sha256", text(inputs.get("rules_sha256"))))
-    for prof in document.get("profiles", []):
-        rows.append((f"Profile {text(prof.get('id'))} sha256", text(prof.get("sha256"))))
-    return rows
-
-
-def gap_missing(gap: dict[str, Any]) -> str:
-    """What a gap lacks, as plain text."""
-    return ", ".join(text(m) for m in gap.get("missing", []))
-
-
-def gap_rejected(gap: dict[str, Any]) -> str:
-    """The rejected items that would have closed a gap, with their reasons, as plain text."""
-    return "; ".join(f"{text(n.get('id'))}: {text(n.get('reason'))}"
-                     for n in gap.get("not_counted", []))
+def _header(rows: list[tuple[str, str]]) -> list[str]:
+    return md_table(["", ""], [[md(label), md_code(value) if "sha256" in label else md(value)]
+                               for label, value in rows]) + [""]
 
 
 def render_markdown(document: dict[str, Any]) -> str:
     """The whole report as GitHub-flavoured Markdown, ending in a newline."""
-    org = document.get("organization", {})
-    out: list[str] = [f"# O-ISM3 assessment: {md(org.get('name'))}", ""]
-    out += md_table(["", ""], [[md(label), md_code(value) if "sha256" in label else md(value)]
-                               for label, value in header_rows(document)])
-    out.append("")
-
-    out += ["## Summary", ""]
-    evidence = document.get("evidence", [])
-    rejected = [e for e in evidence if e.get("status") != "accepted"]
-    processes = document.get("processes", {})
-    counts = ", ".join(f"{n} {name}" for name, n in capability_counts(document))
-    out.append(f"- {len(processes)} processes assessed: {counts}.")
-    out.append(f"- {len(evidence)} evidence items: {len(evidence) - len(rejected)} accepted, "
-               f"{len(rejected)} rejected.")
-    if "findings" in document:
-        out.append(f"- {len(document.get('findings') or [])} findings.")
-    out.append("")
-    profiles = document.get("profiles", [])
-    if profiles:
-        rows = []
-        for prof in profiles:
-            nxt = next_unmet(prof)
-            rows.append([md_code(prof.get("id")), md(prof.get("name")), md(prof.get("source")),
-                         f"**{prof.get('achieved_level')}** of {prof.get('max_level')}",
-                         md(f"{nxt['level']} ({text(nxt.get('name'))})") if nxt else "all met",
-                         str(len(nxt.get("gaps", []))) if nxt else "0"])
-        out += md_table(["profile", "name", "source", "level reached", "next level",
-                         "gaps to it"], rows)
-        if any(p.get("source") != "standard" for p in profiles):
-            out += ["", "Profiles with source *derived* or *custom* are not the standard's own "
-                        "level table."]
-        out.append("")
-
-    for prof in profiles:
+    view = _view.build(document)
+    review = view["review"]
+    out: list[str] = [f"# {md(view['title'])}", ""]
+    if review:
+        out += [("Audit report." if review["signoff"] else
+                 "Audit report (draft: not signed off)."), ""]
+        out += _header(review["engagement"])
+        out += _executive_summary(view, review)
+        out += _applicability(review)
+        out += ["## Findings", ""] + _findings(view["findings"], managed=True)
+        if review["unreviewed"]:
+            out += ["## Unreviewed evidence", "",
+                    f"{len(review['unreviewed'])} item(s) still pending the auditor's decision; "
+                    "they count, as the bundle check judged them: "
+                    + ", ".join(md_code(i) for i in review["unreviewed"]) + ".", ""]
+    else:
+        out += _header(view["header"])
+    out += _summary(view)
+    for prof in view["profiles"]:
         out += _profile_section(prof)
-
-    if "findings" in document:
-        out += _findings_section(document.get("findings") or [])
-
-    out += ["## Processes", ""]
-    rows = []
-    for pid, proc in processes.items():
-        nxt = proc.get("next")
-        rows.append([
-            md_code(pid), md(proc.get("name")), md(proc.get("management_level")),
-            f"**{md(proc.get('capability'))}**", md(proc.get("practices")) or "-",
-            md(proc.get("rules")) or "-", md(proc.get("evidence")) or "-",
-            md(f"{nxt['capability']}: {', '.join(nxt.get('missing', []))}") if nxt else "-",
-            md(proc.get("rejected_evidence")) or "-",
-        ])
-    out += md_table(["process", "name", "level", "capability", "practices", "rules fired",
-                     "evidence behind it", "next capability needs", "rejected evidence"], rows)
-    out.append("")
-
-    out += ["## Evidence appendix", ""]
-    rows = []
-    for item in evidence:
-        detail = item_detail(item)
-        rows.append([md_code(item.get("id")), md_code(item.get("process")), md(item.get("kind")),
-                     md(item.get("status")), md(item.get("title")), md(item.get("path")),
-                     md(detail), md_code(item.get("sha256")), md(item.get("reason"))])
-    out += md_table(["id", "process", "kind", "status", "title", "path", "detail",
-                     "sha256", "reason it does not count"], rows)
+    if view["has_findings"] and not review:
+        out += ["## Findings", ""] + _findings(view["findings"], managed=False)
+    out += _processes(view)
+    out += _service_levels(view)
+    out += _metrics(view)
+    out += _evidence(view, reviewed=bool(review))
+    if review:
+        out += ["", "## Sign-off", ""]
+        signoff = review["signoff"]
+        if signoff:
+            if signoff.get("statement"):
+                out += [md(signoff["statement"]), ""]
+            out += [f"**{md(signoff.get('name'))}**, {md(signoff.get('date'))}"]
+        else:
+            out += ["Not signed off: this report is a draft."]
+        out += ["", "## Appendix: input digests", ""] + _header(view["header"])[:-1]
     return "\n".join(out) + "\n"
 
 
-def _profile_section(prof: dict[str, Any]) -> list[str]:
-    out = [f"## Profile {md(prof.get('id'))}: {md(prof.get('name'))}", "",
-           f"Level reached: **{prof.get('achieved_level')} of {prof.get('max_level')}** "
-           f"(source: {md(prof.get('source'))}).", ""]
-    rows = []
-    for lvl in prof.get("levels", []):
-        reqs = lvl.get("requirements", [])
-        states = [requirement_state(r) for r in reqs]
-        rows.append([str(lvl.get("level")), md(lvl.get("name")),
-                     "met" if lvl.get("met") else "**not met**",
-                     f"{states.count('met')} of {len(reqs)}"
-                     + (f" ({len(reqs) - states.count('met') - states.count('unmet')} other)"
-                        if len(reqs) - states.count("met") - states.count("unmet") else ""),
-                     str(len(lvl.get("gaps", [])))])
-    out += md_table(["level", "name", "result", "requirements met", "gaps"], rows)
+def _summary(view: dict[str, Any]) -> list[str]:
+    s = view["summary"]
+    counts = ", ".join(f"{n} {name}" for name, n in s["capabilities"])
+    out = ["## Summary", "", f"- {s['processes']} processes assessed: {md(counts)}.",
+           f"- {s['evidence']} evidence items: {s['accepted']} accepted, {s['rejected']} rejected."]
+    if s["has_findings"]:
+        out.append(f"- {s['findings']} findings.")
     out.append("")
-    gap_rows = [[str(level), md_code(gap.get("process")), md(gap.get("required")),
-                 md(gap.get("actual")), md(gap_missing(gap)) or "-",
-                 md(gap_rejected(gap)) or "-", md(gap.get("rationale")) or "-"]
-                for level, gap in new_gaps(prof)]
-    if gap_rows:
-        out += ["Gaps, each at the first level that needs it (levels are cumulative):", ""]
-        out += md_table(["level", "process", "required", "actual", "missing",
-                         "rejected evidence that would count", "why the level needs it"],
-                        gap_rows)
+    if view["profiles"]:
+        rows = [[md_code(p["id"]), md(p["name"]), md(p["source"]),
+                 f"**{p['achieved_level']}** of {p['max_level']}",
+                 md(f"{p['next']['level']} ({text(p['next']['name'])})") if p["next"] else "all met",
+                 str(len(p["next"]["gaps"])) if p["next"] else "0"] for p in view["profiles"]]
+        out += md_table(["profile", "name", "source", "level reached", "next level",
+                         "gaps to it"], rows)
+        if s["any_not_standard"]:
+            out += ["", "Profiles with source *derived* or *custom* are not the standard's own "
+                        "level table."]
         out.append("")
     return out
 
 
-def _findings_section(findings: list[dict[str, Any]]) -> list[str]:
-    out = ["## Findings", ""]
-    if not findings:
-        return out + ["No findings.", ""]
-    for number, finding in enumerate(findings, start=1):
-        cells = finding_cells(finding) if isinstance(finding, dict) else [("finding", finding)]
-        out.append(f"{number}. " + "; ".join(f"{md(k)}: {md(v)}" for k, v in cells))
+def _executive_summary(view: dict[str, Any], review: dict[str, Any]) -> list[str]:
+    out = ["## Executive summary", ""]
+    if view["profiles"]:
+        out += md_table(["profile", "name", "level reached", "next level", "gaps to it"], [
+            [md_code(p["id"]), md(p["name"]), f"**{p['achieved_level']}** of {p['max_level']}",
+             md(f"{p['next']['level']} ({text(p['next']['name'])})") if p["next"] else "all met",
+             str(len(p["next"]["gaps"])) if p["next"] else "0"] for p in view["profiles"]])
+        out.append("")
+    out += ["Findings by severity: "
+            + ", ".join(f"{n} {sev}" for sev, n in review["severity_counts"]) + ".",
+            "Evidence reviewed: " + ", ".join(f"{n} {d}" for d, n in review["decisions"]) + ".",
+            ""]
+    rows = []
+    for top in review["top_gaps"]:
+        rows += [[md_code(top["profile"]), str(top["level"]), md_code(g["process"]),
+                  md(g["required"]), md(g["actual"]), _dash(g["missing"])] for g in top["gaps"]]
+        if top["more"]:
+            rows.append([md_code(top["profile"]), str(top["level"]),
+                         f"and {top['more']} more (see the profile's section)", "", "", ""])
+    if rows:
+        out += ["### Top gaps", ""]
+        out += md_table(["profile", "level", "process", "required", "actual", "missing"], rows)
+        out.append("")
+    return out
+
+
+def _applicability(review: dict[str, Any]) -> list[str]:
+    out = ["## Scope and statement of applicability", "",
+           md(review["scope"]) or "No scope statement given.", ""]
+    out += md_table(["process", "name", "applicability", "capability", "audit methods",
+                     "auditor's notes"],
+                    [[md_code(p["id"]), md(p["name"]), md(p["applicability"]),
+                      md(p["capability"]), _dash(p["methods"]), _dash(p["notes"])]
+                     for p in review["applicability"]])
     return out + [""]
 
+
+def _findings(rows: list[dict[str, Any]], managed: bool) -> list[str]:
+    if not rows:
+        return ["No findings.", ""]
+    cells = []
+    for f in rows:
+        message = "; ".join([md(f["message"]), *(md(m) for m in f["more"])])
+        base = [md_code(f["id"]), f"**{md(f['severity'])}**", md_code(f["process"]), message]
+        cells.append(base + ([_dash(f["owner"]), _dash(f["due"]), _dash(f["response"]),
+                              md(f["status"])] if managed
+                             else [md(f["rule"]), _dash(f["evidence"])]))
+    headers = ["id", "severity", "process", "finding"] + (
+        ["owner", "due", "management response", "status"] if managed else ["rule", "evidence"])
+    return md_table(headers, cells) + [""]
+
+
+def _profile_section(prof: dict[str, Any]) -> list[str]:
+    out = [f"## Profile {md(prof['id'])}: {md(prof['name'])}", "",
+           f"Level reached: **{prof['achieved_level']} of {prof['max_level']}** "
+           f"(source: {md(prof['source'])}).", ""]
+    out += md_table(["level", "name", "result", "requirements met", "gaps"], [
+        [str(lv["level"]), md(lv["name"]), "met" if lv["met"] else "**not met**",
+         f"{lv['requirements_met']} of {lv['requirements']}"
+         + (f" ({lv['other']} other)" if lv["other"] else ""), str(lv["gaps"])]
+        for lv in prof["levels"]])
+    out.append("")
+    if prof["gaps"]:
+        out += ["Gaps, each at the first level that needs it (levels are cumulative):", ""]
+        out += md_table(["level", "process", "required", "actual", "missing",
+                         "rejected evidence that would count", "why the level needs it"],
+                        [[str(g["level"]), md_code(g["process"]), md(g["required"]),
+                          md(g["actual"]), _dash(g["missing"]), _dash(g["rejected"]),
+                          _dash(g["rationale"])] for g in prof["gaps"]])
+        out.append("")
+    return out
+
+
+def _processes(view: dict[str, Any]) -> list[str]:
+    rows = [[md_code(p["id"]), md(p["name"]), md(p["level"]), f"**{md(p['capability'])}**",
+             _dash(p["practices"]), _dash(p["rules"]), _dash(p["evidence"]),
+             md(f"{p['next_capability']}: {p['next_missing']}") if p["next_capability"] else "-",
+             _dash(p["rejected"])] for p in view["processes"]]
+    return ["## Processes", ""] + md_table(
+        ["process", "name", "level", "capability", "practices", "rules fired",
+         "evidence behind it", "next capability needs", "rejected evidence"], rows) + [""]
+
+
+def _service_levels(view: dict[str, Any]) -> list[str]:
+    if not view["service_levels"]:
+        return []
+    rows = [[md_code(s["id"]), md_code(s["process"]), _dash(s["provider"]), md(s["metric"]),
+             md(s["target"]), md(s["window"]),
+             md(s["status"]) if s["status"] == "met" else f"**{md(s['status'])}**",
+             _dash(s["observations"])] for s in view["service_levels"]]
+    return ["## Service levels", ""] + md_table(
+        ["id", "process", "provider", "metric", "target", "window", "status",
+         "deciding observations"], rows) + [""]
+
+
+def _metrics(view: dict[str, Any]) -> list[str]:
+    if not view["metrics"]:
+        return []
+    rows = [[md_code(m["id"]), md_code(m["process"]), md(m["metric_type"]), md(m["status"]),
+             _dash(m["frequency"]), _dash(m["units"]), _dash(m["thresholds"]),
+             _dash(m["cadence"]), _dash(m["band"]), _dash(m["target"]), _dash(m["counted_by"])]
+            for m in view["metrics"]]
+    return ["## Metric specifications", ""] + md_table(
+        ["metric", "process", "type", "status", "frequency", "units", "thresholds",
+         "reporting cadence", "band", "target", "counted by"], rows) + [""]
+
+
+def _evidence(view: dict[str, Any], reviewed: bool) -> list[str]:
+    rows = []
+    for e in view["evidence"]:
+        decision = ("**unreviewed**" if e["unreviewed"] else md(e["decision"])) + (
+            f" ({md(e['reviewed_by'])})" if e["reviewed_by"] else "")
+        rows.append([md_code(e["id"]), md_code(e["process"]), md(e["kind"]), md(e["status"])]
+                    + ([decision] if reviewed else [])
+                    + [md(e["title"]), md(e["path"]), md(e["detail"]), md_code(e["sha256"]),
+                       md(e["reason"])])
+    headers = ["id", "process", "kind", "status"] + (["auditor's decision"] if reviewed else []) \
+        + ["title", "path", "detail", "sha256", "reason it does not count"]
+    return ["## Evidence appendix", ""] + md_table(headers, rows)

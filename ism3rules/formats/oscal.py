@@ -53,6 +53,7 @@ def render_oscal(document: dict[str, Any]) -> str:
     inputs = document.get("inputs") or {}
     tool = document.get("tool") or {}
     when = timestamp(document)
+    review = document.get("review") if isinstance(document.get("review"), dict) else None
     seed = (text(org.get("id")), text(inputs.get("bundle_sha256")),
             text(inputs.get("rules_sha256")),
             ",".join(f"{text(p.get('id'))}:{text(p.get('sha256'))}"
@@ -81,9 +82,33 @@ def render_oscal(document: dict[str, Any]) -> str:
                                  "assessment."},
         "results": results,
     }
+    if review is not None:
+        body["metadata"].update(_review_metadata(review, seed))
     if resources:
         body["back-matter"] = {"resources": resources}
     return _dump({"assessment-results": body})
+
+
+def _party_uuids(review: dict[str, Any], seed: tuple[str, ...]) -> tuple[str, str | None]:
+    """The UUIDs of the auditor (a person) and the firm (an organization), if named."""
+    eng = review.get("engagement") or {}
+    auditor = stable_uuid(*seed, "party", "auditor", text(eng.get("auditor")))
+    firm = stable_uuid(*seed, "party", "firm", text(eng.get("firm"))) if eng.get("firm") else None
+    return auditor, firm
+
+
+def _review_metadata(review: dict[str, Any], seed: tuple[str, ...]) -> dict[str, Any]:
+    """OSCAL roles, parties and responsible parties for the auditor and the firm."""
+    eng = review.get("engagement") or {}
+    auditor, firm = _party_uuids(review, seed)
+    person: dict[str, Any] = {"uuid": auditor, "type": "person",
+                              "name": text(eng.get("auditor")) or "auditor (not named)"}
+    parties = [person]
+    if firm is not None:
+        parties.append({"uuid": firm, "type": "organization", "name": text(eng.get("firm"))})
+        person["member-of-organizations"] = [firm]
+    return {"roles": [{"id": "assessor", "title": "Assessor"}], "parties": parties,
+            "responsible-parties": [{"role-id": "assessor", "party-uuids": [auditor]}]}
 
 
 def _resources(document: dict[str, Any], seed: tuple[str, ...]
@@ -105,9 +130,18 @@ def _resources(document: dict[str, Any], seed: tuple[str, ...]
     return resources, uuid_of
 
 
+# How an auditor examined a process (ism3-review/1) in OSCAL's method tokens.
+METHODS = {"inspection": "EXAMINE", "observation": "EXAMINE", "interview": "INTERVIEW"}
+# A managed finding's status (ism3-review/1) as the status of its OSCAL risk.
+RISK_STATUS = {"open": "open", "risk-accepted": "deviation-approved", "closed": "closed"}
+
+
 def _observation(item: dict[str, Any], prefix: tuple[str, ...], when: str,
-                 resource_of: dict[str, str]) -> dict[str, Any]:
+                 resource_of: dict[str, str], methods: list[str] | None = None
+                 ) -> dict[str, Any]:
     accepted = item.get("status") == "accepted"
+    decision = (item.get("review") or {}).get("decision") if isinstance(
+        item.get("review"), dict) else None
     what = text(item.get("title")) or text(item.get("id"))
     desc = (f"{text(item.get('kind'))} evidence for {text(item.get('process'))}: {what}. "
             + ("Accepted." if accepted else f"Rejected: {text(item.get('reason'))}."))
@@ -118,8 +152,9 @@ def _observation(item: dict[str, Any], prefix: tuple[str, ...], when: str,
         "props": _props(("evidence-id", item.get("id")), ("process", item.get("process")),
                         ("kind", item.get("kind")), ("status", item.get("status")),
                         ("metric-type", item.get("metric_type")),
-                        ("sha256", item.get("sha256"))),
-        "methods": ["EXAMINE"],
+                        ("sha256", item.get("sha256")),
+                        ("review-decision", "unreviewed" if decision == "pending" else decision)),
+        "methods": methods or ["EXAMINE"],
         "types": ["control-objective"],
         "collected": when,
     }
@@ -135,8 +170,10 @@ def _observation(item: dict[str, Any], prefix: tuple[str, ...], when: str,
 def _result(document: dict[str, Any], prof: dict[str, Any] | None, seed: tuple[str, ...],
             when: str, resource_of: dict[str, str]) -> dict[str, Any]:
     processes = document.get("processes", {})
+    review = document.get("review") if isinstance(document.get("review"), dict) else None
     prefix = (*seed, "result", text(prof.get("id")) if prof else "")
-    observations = [_observation(item, prefix, when, resource_of)
+    observations = [_observation(item, prefix, when, resource_of,
+                                 _methods(processes.get(item.get("process"))))
                     for item in document.get("evidence", [])]
     obs_of: dict[str, list[str]] = {}
     for item, obs in zip(document.get("evidence", []), observations, strict=True):
@@ -192,6 +229,7 @@ def _result(document: dict[str, Any], prof: dict[str, Any] | None, seed: tuple[s
             if obs_of.get(pid):
                 finding["related-observations"] = [{"observation-uuid": u} for u in obs_of[pid]]
             findings.append(finding)
+    risks = []
     for number, extra in enumerate(document.get("findings") or [], start=1):
         if not isinstance(extra, dict):
             continue
@@ -205,16 +243,94 @@ def _result(document: dict[str, Any], prof: dict[str, Any] | None, seed: tuple[s
             "description": md(" ".join(f"{k}: {text(v)}." for k, v in extra.items()
                                        if isinstance(v, (str, int, float, list)) and v != "")
                               or label),
-            "props": _props(("rule", extra.get("rule")), ("kind", kind)),
+            "props": _props(("rule", extra.get("rule")), ("kind", kind),
+                            ("finding-id", extra.get("id")), ("severity", extra.get("severity")),
+                            ("status", extra.get("status"))),
             "target": {"type": "objective-id", "target-id": control_id(pid) if pid else "isms",
                        "status": {"state": "not-satisfied"}},
         }
         if not finding["props"]:
             del finding["props"]
+        if extra.get("severity"):
+            risk = _risk(extra, label, prefix, number, obs_of.get(pid, []), review, seed)
+            risks.append(risk)
+            finding["related-risks"] = [{"risk-uuid": risk["uuid"]}]
         findings.append(finding)
+    if prof is not None and review is not None and review.get("signoff"):
+        result["attestations"] = [_attestation(review, seed)]
+    if risks:
+        result["risks"] = risks
     if findings:
         result["findings"] = findings
     return result
+
+
+def _methods(process: Any) -> list[str] | None:
+    """OSCAL methods for the auditor's methods on a process (None: not reviewed)."""
+    review = process.get("review") if isinstance(process, dict) else None
+    if not isinstance(review, dict) or not review.get("methods"):
+        return None
+    return sorted({METHODS[m] for m in review["methods"] if m in METHODS}) or None
+
+
+def _risk(finding: dict[str, Any], label: str, prefix: tuple[str, ...], number: int,
+          observations: list[str], review: dict[str, Any] | None,
+          seed: tuple[str, ...]) -> dict[str, Any]:
+    """A finding as an OSCAL risk: status, severity as a characterization, and the
+    management response (owner, due date) as a remediation."""
+    uid = stable_uuid(*prefix, "risk", str(number), text(finding.get("id")))
+    rated_by_auditor = review is not None and finding.get("severity") != finding.get(
+        "rule_severity")
+    actor = ({"type": "party", "actor-uuid": _party_uuids(review, seed)[0],
+              "role-id": "assessor"} if rated_by_auditor and review is not None
+             else {"type": "tool", "actor-uuid": stable_uuid(*seed, "tool")})
+    status = text(finding.get("status")) or "open"
+    risk: dict[str, Any] = {
+        "uuid": uid,
+        "title": md(label),
+        "description": md(f"{text(finding.get('finding'))} found by rule "
+                          f"{text(finding.get('rule'))} on {text(finding.get('process'))}: "
+                          f"{label}"),
+        "statement": md(" ".join(text(o.get("message")) for o in finding.get("occurrences") or []
+                                 if isinstance(o, dict)) or label),
+        "props": _props(("finding-id", finding.get("id")), ("rule", finding.get("rule"))),
+        "status": RISK_STATUS.get(status, "open"),
+        "characterizations": [{"origin": {"actors": [actor]},
+                               "facets": [{"name": "severity", "system": NS,
+                                           "value": text(finding.get("severity"))}]}],
+    }
+    if finding.get("due"):
+        risk["deadline"] = f"{text(finding['due'])}T00:00:00+00:00"
+    if finding.get("response") or finding.get("owner") or finding.get("due"):
+        response: dict[str, Any] = {
+            "uuid": stable_uuid(uid, "response"),
+            "lifecycle": "completed" if status == "closed" else "planned",
+            "title": md(f"Management response to {text(finding.get('id'))}"),
+            "description": md(text(finding.get("response")) or "No response recorded."),
+            "props": _props(("owner", finding.get("owner"))),
+        }
+        if not response["props"]:
+            del response["props"]
+        if finding.get("due"):
+            response["tasks"] = [{"uuid": stable_uuid(uid, "task"), "type": "milestone",
+                                  "title": md(f"Due: {text(finding['due'])}"),
+                                  "timing": {"on-date": {
+                                      "date": f"{text(finding['due'])}T00:00:00+00:00"}}}]
+        risk["remediations"] = [response]
+    if observations:
+        risk["related-observations"] = [{"observation-uuid": u} for u in observations]
+    return risk
+
+
+def _attestation(review: dict[str, Any], seed: tuple[str, ...]) -> dict[str, Any]:
+    """The auditor's sign-off as an OSCAL attestation."""
+    signoff = review.get("signoff") or {}
+    prose = " ".join(x for x in (text(signoff.get("statement")),
+                                 f"Signed off by {text(signoff.get('name'))} on "
+                                 f"{text(signoff.get('date'))}.") if x)
+    return {"responsible-parties": [{"role-id": "assessor",
+                                     "party-uuids": [_party_uuids(review, seed)[0]]}],
+            "parts": [{"name": "sign-off", "title": "Sign-off", "prose": md(prose)}]}
 
 
 def render_oscal_catalog(catalogue: Catalogue, tool_version: str) -> str:

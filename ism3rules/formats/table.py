@@ -120,9 +120,25 @@ def render_table(document: dict[str, Any], width: int | None = None) -> str:
     # one line per rejected item (wrapped under itself): a reason may hold two whole sha256
     out.extend(fit_lines([f"  {e['id']} ({e['process']}): {coverage_in_percent(e['reason'])}"
                           for e in rejected], width))
+    out.extend(fit_lines(_review_lines(document), width))
     out.extend(_metric_sections(document, width))
     # A bundle may carry terminal control sequences (YAML "\e"); a terminal must not run them.
     return strip_controls("\n".join(out)) + "\n"
+
+
+def _review_lines(document: dict[str, Any]) -> list[str]:
+    """With an auditor's review: the decisions, and the items still unreviewed."""
+    review = document.get("review")
+    if not isinstance(review, dict):
+        return []
+    counts = review.get("evidence") or {}
+    out = [f"Review: {counts.get('accepted', 0)} accepted, {counts.get('rejected', 0)} rejected "
+           f"by the auditor, {counts.get('pending', 0)} unreviewed"
+           + (f" (signed off by {(review.get('signoff') or {}).get('name')})"
+              if review.get("signoff") else " (not signed off)")]
+    if counts.get("unreviewed"):
+        out.append("  unreviewed: " + ", ".join(str(i) for i in counts["unreviewed"]))
+    return out
 
 
 def _num(value: Any) -> str:
