@@ -38,6 +38,10 @@ class ReportError(Ism3Error):
     """A report file given back to the tool (e.g. to `verify`) cannot be used."""
 
 
+class BatchError(Ism3Error):
+    """A batch cannot run as asked: shards that do not fit together, an executor missing."""
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ' (did you mean 'x'?)' for the closest choice, or '' when none is close."""
     close = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)
