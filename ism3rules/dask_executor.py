@@ -129,7 +129,8 @@ def run_dask(tasks: list[Task], inputs: Inputs, as_of: date | None, limits: Limi
             if scheduler is None:
                 cluster = LocalCluster(n_workers=min(jobs or available_cores(), len(tasks)) or 1,
                                        threads_per_worker=1, processes=True, host="127.0.0.1",
-                                       dashboard_address=None, silence_logs=logging.ERROR)
+                                       dashboard_address="127.0.0.1:0",
+                                       silence_logs=logging.CRITICAL)
                 client = Client(cluster)
             else:
                 client = Client(scheduler, timeout=30)
