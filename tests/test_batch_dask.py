@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,3 +111,11 @@ def test_the_plugin_refuses_another_version_before_compiling() -> None:
     with pytest.raises(BatchError, match="install the same version on every worker"):
         plugin.setup()
     assert "k" not in dask_executor._state
+
+
+def test_without_the_extra_the_dask_executor_says_what_to_install(
+        fleet: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)   # import distributed: ImportError
+    result = CliRunner().invoke(main, ["batch", str(fleet), "--executor", "dask"])
+    assert result.exit_code == 2, result.output
+    assert "pip install 'ism3rules[dask]'" in result.output
