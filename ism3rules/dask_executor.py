@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -38,6 +39,8 @@ ALLOWED_FAILURES = 2
 RETRIES = 2
 """Times a task that raised (rather than returning its outcome) is tried again."""
 _POLL_SECONDS = 0.2
+_RESULT_SECONDS = 30.0   # to fetch a finished task's outcome from its worker
+_CHECK_SECONDS = 10.0    # how often the scheduler is asked whether it still knows a task
 
 if TYPE_CHECKING:
     from distributed import WorkerPlugin
@@ -173,29 +176,81 @@ def _run_wave(client: Any, key: str, tasks: list[Task], finished: Finished,
     window = max(16, 4 * threads)
     pending = deque(range(len(tasks)))
     running: dict[Any, int] = {}
+    born: dict[Any, float] = {}
+    resubmitted: dict[int, int] = {}
     suspects: list[int] = []
+    checked = time.monotonic()
+
+    def submit(index: int) -> None:
+        future = client.submit(evaluate, key, *tasks[index], pure=False, retries=RETRIES)
+        running[future], born[future] = index, time.monotonic()
+
     while (pending or running) and not interrupt.requested:
         while pending and len(running) < window:
-            index = pending.popleft()
-            running[client.submit(evaluate, key, *tasks[index], pure=False,
-                                  retries=RETRIES)] = index
+            submit(pending.popleft())
         try:
             done, _ = wait(list(running), timeout=_POLL_SECONDS, return_when="FIRST_COMPLETED")
         except TimeoutError:
-            continue
+            done = set()
         for future in done:
             index = running.pop(future)
-            if future.status == "finished":
-                finished(index, future.result())
+            born.pop(future)
+            outcome = _outcome(future) if future.status == "finished" else None
+            if outcome is not None:
+                finished(index, outcome)
+            elif future.status == "finished":     # its result is being computed again
+                running[future], born[future] = index, time.monotonic()
+                continue
             else:
                 suspects.append(index)
             future.release()
+        if time.monotonic() - checked > _CHECK_SECONDS:
+            checked = time.monotonic()
+            for future in _forgotten(client, [f for f in running
+                                              if checked - born[f] > _CHECK_SECONDS]):
+                index = running.pop(future)
+                born.pop(future)
+                resubmitted[index] = resubmitted.get(index, 0) + 1
+                if resubmitted[index] > RETRIES:
+                    suspects.append(index)
+                else:
+                    submit(index)
     for future, index in running.items():   # finished in the meantime
-        if future.status == "finished":
-            finished(index, future.result())
+        outcome = _outcome(future) if future.status == "finished" else None
+        if outcome is not None:
+            finished(index, outcome)
     if running:
         client.cancel(list(running))
     return sorted(suspects)
+
+
+def _outcome(future: Any) -> BundleOutcome | None:
+    """The result of a finished future, or None when it cannot be had promptly (the
+    worker holding it died: the scheduler computes it again)."""
+    try:
+        outcome: BundleOutcome = future.result(timeout=_RESULT_SECONDS)
+    except Exception:  # noqa: BLE001 - a timeout or a lost worker: the caller reads the status
+        return None
+    return outcome
+
+
+def _forgotten(client: Any, futures: list[Any]) -> list[Any]:
+    """The pending futures the scheduler no longer knows (dropped with a lost connection,
+    which would leave them pending for ever), and the cancelled ones."""
+    cancelled = [f for f in futures if f.status == "cancelled"]
+    waiting = [f for f in futures if f.status == "pending"]
+    if not waiting:
+        return cancelled
+    try:
+        known = set(client.run_on_scheduler(_known_keys, keys=[f.key for f in waiting]))
+    except Exception:  # noqa: BLE001 - a scheduler that cannot tell: wait on
+        return cancelled
+    return cancelled + [f for f in waiting if f.key not in known]
+
+
+def _known_keys(keys: list[Any], dask_scheduler: Any = None) -> list[Any]:
+    """On the scheduler: which of `keys` it has tasks for."""
+    return [k for k in keys if k in dask_scheduler.tasks]
 
 
 def _run_alone(client: Any, key: str, task: Task, interrupt: Interrupt,
@@ -204,20 +259,32 @@ def _run_alone(client: Any, key: str, task: Task, interrupt: Interrupt,
 
     None when interrupted first.
     """
-    future = client.submit(evaluate, key, *task, pure=False, retries=0)
-    try:
-        while not interrupt.requested:
-            try:
-                return future.result(timeout=_POLL_SECONDS)  # type: ignore[no-any-return]
-            except TimeoutError:
-                continue
-            except Exception as exc:  # noqa: BLE001 - the worker died or the task failed
-                from distributed import KilledWorker
+    from distributed import KilledWorker
 
-                if isinstance(exc, KilledWorker):
+    for _attempt in range(RETRIES + 1):
+        future = client.submit(evaluate, key, *task, pure=False, retries=0)
+        started = checked = time.monotonic()
+        try:
+            while not interrupt.requested:
+                try:
+                    return future.result(timeout=_POLL_SECONDS)  # type: ignore[no-any-return]
+                except TimeoutError:
+                    pass
+                except KilledWorker:
                     return BundleOutcome(task[0], error=CRASHED, error_kind=INTERNAL_ERROR)
-                return BundleOutcome(task[0], error=f"internal error: {type(exc).__name__}: "
-                                     f"{exc}", error_kind=INTERNAL_ERROR)
-        return None
-    finally:
-        future.release()
+                except Exception as exc:  # noqa: BLE001 - the task failed: its outcome
+                    if future.status != "cancelled":
+                        return BundleOutcome(task[0], error=f"internal error: "
+                                             f"{type(exc).__name__}: {exc}",
+                                             error_kind=INTERNAL_ERROR)
+                now = time.monotonic()
+                if now - checked > _CHECK_SECONDS and now - started > _CHECK_SECONDS:
+                    checked = now
+                    if _forgotten(client, [future]):
+                        break   # submit it again
+            else:
+                return None
+        finally:
+            future.release()
+    return BundleOutcome(task[0], error="internal error: the Dask cluster lost this bundle's "
+                         f"task {RETRIES + 1} times", error_kind=INTERNAL_ERROR)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import BATCH_FORMAT_CHOICES, main
+from cli import BATCH_FORMAT_CHOICES, EXECUTOR_CHOICES, main
 from conftest import ROOT, doc_item, write_bundle
 from ism3rules import batch as batch_module
 from ism3rules.api import load_inputs
@@ -203,6 +203,7 @@ def test_a_worker_crash_is_pinned_on_its_bundle(fleet: Path) -> None:
 
 def test_every_batch_format_choice_has_a_renderer() -> None:
     assert set(BATCH_FORMAT_CHOICES) == set(BATCH_FORMATS)
+    assert EXECUTOR_CHOICES == batch_module.EXECUTORS
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
