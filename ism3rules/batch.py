@@ -20,9 +20,9 @@ as crashed, and the batch goes on with a new pool.
 Workers never outlive the parent: each asks the kernel for SIGTERM when its parent
 dies (Linux `PR_SET_PDEATHSIG`; elsewhere a thread watches the parent's pid), ignores
 SIGINT (a terminal's Ctrl-C reaches the whole process group; the parent decides), and
-on SIGTERM abandons its bundle (a half-written report file is removed) and exits. An
-`Interrupt` passed to `run_batch` stops new work, stops the workers and returns the
-outcomes so far; the bundles left are `not evaluated` and the summary is incomplete.
+on SIGTERM exits at once (removing the report file it may be writing). An `Interrupt`
+passed to `run_batch` stops new work, stops the workers and returns the outcomes so
+far; the bundles left are `not evaluated` and the summary is incomplete.
 
 A batch can be split into shards (`Shard`, `--shard K/N`: contiguous blocks of the
 sorted bundle list) run anywhere, and their summaries merged (`merge_summaries`) into
@@ -199,25 +199,18 @@ Task = tuple[str, str | None]
 Finished = Callable[[int, BundleOutcome], None]
 
 
-class BatchInterrupted(BaseException):
-    """Raised by `Interrupt.request` in the middle of an in-process evaluation.
-
-    A BaseException, so that no `except Exception` in between swallows it, and files
-    being written are cleaned up on the way out.
-    """
-
-
 class Interrupt:
     """A request to stop a batch, set from a signal handler (or any thread).
 
-    `run_batch` looks at it between bundles (and every fraction of a second while it
-    waits for workers); while it evaluates a bundle in its own process, `request`
-    raises BatchInterrupted so that the bundle is abandoned at once.
+    `run_batch` looks at it between bundles and every fraction of a second while it
+    waits for workers. Nothing is raised into a running evaluation (the rules engine
+    calls back into Python and would report such an exception as its own failure):
+    workers are stopped from outside, and a bundle evaluated in the calling process
+    (`jobs=1`) is finished first.
     """
 
     def __init__(self) -> None:
         self.signum: int | None = None
-        self._armed = False
 
     @property
     def requested(self) -> bool:
@@ -225,17 +218,9 @@ class Interrupt:
         return self.signum is not None
 
     def request(self, signum: int = signal.SIGINT) -> None:
-        """Ask the batch to stop (the first signal number is kept).
-
-        Raises:
-            BatchInterrupted: when called (by a signal handler) while this process is
-                evaluating a bundle itself.
-        """
+        """Ask the batch to stop (the first signal number is kept)."""
         if self.signum is None:
             self.signum = signum
-        if self._armed:
-            self._armed = False
-            raise BatchInterrupted(signum)
 
     def handler(self, signum: int, _frame: FrameType | None) -> None:
         """A `signal.signal` handler that requests the stop."""
@@ -348,18 +333,10 @@ def run_batch(paths: Sequence[Path | str], profile_refs: Sequence[str] = (),
         run_dask(tasks, inputs, as_of, limits, finished, interrupt, scheduler, jobs)
     elif workers == 1:
         _use_inputs(inputs, as_of, limits)
-        try:
-            for index, task in enumerate(tasks):
-                if interrupt.requested:
-                    break
-                interrupt._armed = True
-                try:
-                    outcome = _evaluate_one(*task)
-                finally:
-                    interrupt._armed = False
-                finished(index, outcome)
-        except BatchInterrupted:
-            pass   # the bundle being evaluated is abandoned; the rest are not evaluated
+        for index, task in enumerate(tasks):
+            if interrupt.requested:
+                break
+            finished(index, _evaluate_one(*task))
     else:
         _run_pool(tasks, workers, (inputs, as_of, limits), finished, interrupt=interrupt)
     profiles = tuple(ProfileInfo(p.id, p.name, p.source, p.max_level, p.sha256)
@@ -476,11 +453,11 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 _inputs: Inputs | None = None
 _as_of: date | None = None
 _limits: Limits | None = None
-_evaluating = False   # in a worker: whether a bundle is being evaluated (see _on_sigterm)
+_writing = False   # whether a report file is being written (see _on_sigterm)
 
 
 class _WorkerStopped(BaseException):
-    """Raised in a worker by SIGTERM while it evaluates a bundle."""
+    """Raised in a worker by SIGTERM while it writes a report file."""
 
 
 def _use_inputs(inputs: Inputs, as_of: date | None, limits: Limits | None = None) -> None:
@@ -532,9 +509,9 @@ def _watch_parent(parent: int) -> None:
 
 
 def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    """In a worker: abandon the bundle being evaluated (its report file, half-written,
-    is removed on the way out) and exit; between bundles, exit at once."""
-    if _evaluating:
+    """In a worker: exit at once; while a report file is being written, first unwind
+    through the writer, which removes its temporary file."""
+    if _writing:
         raise _WorkerStopped()
     os._exit(128 + signum)
 
@@ -542,14 +519,10 @@ def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
 def _in_worker(evaluate: Callable[[str, str | None], BundleOutcome], path: str,
                report: str | None) -> BundleOutcome:
     """`evaluate(path, report)` in a worker process, which SIGTERM stops cleanly."""
-    global _evaluating
-    _evaluating = True
     try:
         return evaluate(path, report)
     except _WorkerStopped:
         os._exit(128 + signal.SIGTERM)
-    finally:
-        _evaluating = False
 
 
 def _evaluate_one(path: str, report: str | None) -> BundleOutcome:
@@ -564,12 +537,18 @@ def evaluate_with(path: str, report: str | None, inputs: Inputs, as_of: date | N
 
     Never raises an Exception: bad input and internal errors are the outcome.
     """
+    global _writing
     try:
         document = report_document(path, inputs, as_of, limits)
         if report is not None:
             from .formats import FORMATS
 
-            write_atomically(Path(report), FORMATS["json"](document))
+            text = FORMATS["json"](document)
+            _writing = True
+            try:
+                write_atomically(Path(report), text)
+            finally:
+                _writing = False
     except (Ism3Error, OSError) as exc:
         text = str(exc)
         if isinstance(exc, OSError):
