@@ -7,10 +7,12 @@ error, 3 internal error (a bug: please report it).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +56,13 @@ class _Ism3Group(click.Group):
             click.echo(f"ism3: internal error: {type(exc).__name__}: {exc} "
                        "(this is a bug; please report it with the command you ran)", err=True)
             ctx.exit(EXIT_INTERNAL)
+
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """`ism3 batch merge ...` runs `batch_merge`; `ism3 batch PATH...` stays a batch."""
+        if args[:2] == ["batch", "merge"]:
+            return "batch merge", batch_merge, args[2:]
+        return super().resolve_command(ctx, args)
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -192,6 +201,23 @@ def _need_profile(profile_ref: str | None) -> str:
         "of a profile file")
 
 
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for one evaluation, then restore it.
+
+    An evaluation allocates hundreds of thousands of objects and frees them by reference
+    counting; the cyclic collector's passes over them find nothing to free and cost
+    about a tenth of a one-shot `ism3 evaluate` (benchmarks/ANALYSIS.md).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 # The limits on reading a bundle (ism3rules.limits), literal so that --help needs no
 # imports; a test keeps them equal to ism3rules.limits.DEFAULT_LIMITS and FLAGS.
 LIMIT_OPTIONS = (  # (Limits field, flag, default, help)
@@ -291,8 +317,9 @@ def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, outpu
     fmt = choose_format(fmt, output, FORMAT_CHOICES)
     if template is not None and fmt != "html":
         raise click.UsageError("--template applies to --format html only")
-    document = evaluate_bundle(bundle, profile_refs, rules_dir, as_of=as_of, limits=limits,
-                               review=review)
+    with _cyclic_gc_paused():
+        document = evaluate_bundle(bundle, profile_refs, rules_dir, as_of=as_of, limits=limits,
+                                   review=review)
     missed = _missed_targets(document, profile_refs, targets)
     if timestamp:
         from datetime import UTC, datetime
@@ -941,6 +968,21 @@ def schema(kind: str, output: Path | None) -> None:
 
 
 BATCH_FORMAT_CHOICES = ("table", "json", "csv")   # literal, as FORMAT_CHOICES
+EXECUTOR_CHOICES = ("local", "dask")               # literal: ism3rules.batch.EXECUTORS
+MAX_SUMMARY_BYTES = 1024 * 1024 * 1024             # literal: ism3rules.batch.MAX_SUMMARY_BYTES
+EXIT_SIGNAL_BASE = 128   # an interrupted batch exits 128 + the signal: 130 SIGINT, 143 SIGTERM
+
+
+def _parse_shard(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    """--shard K/N as an ism3rules.batch.Shard."""
+    if value is None:
+        return None
+    from ism3rules.batch import Shard
+
+    try:
+        return Shard.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 @main.command(short_help="Evaluate many bundles, in parallel.")
@@ -962,24 +1004,44 @@ BATCH_FORMAT_CHOICES = ("table", "json", "csv")   # literal, as FORMAT_CHOICES
 @click.option("--as-of", "as_of", callback=iso_date, default=None,
               metavar="YYYY-MM-DD", help="Judge every bundle as it stood at this date, as "
                                          "`evaluate --as-of` does.")
+@click.option("--shard", "shard", metavar="K/N", default=None, callback=_parse_shard,
+              help="Evaluate only the K-th of N contiguous blocks of the sorted bundle list "
+                   "(for job arrays); join the shard summaries with `ism3 batch merge`.")
+@click.option("--executor", type=click.Choice(EXECUTOR_CHOICES), default="local",
+              show_default=True,
+              help="Where bundles are evaluated: local worker processes, or a Dask cluster "
+                   "(needs `pip install 'ism3rules[dask]'`).")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="With --executor dask: the scheduler to use (tcp://host:8786). Default: a "
+                   "local cluster of --jobs worker processes.")
 @rules_dir_option
 @limits_options
 def batch(paths: tuple[Path, ...], profile_refs: tuple[str, ...], jobs: int | None,
           fmt: str | None,
           output: Path | None, reports_dir: Path | None, quiet: bool, as_of: Any,
-          rules_dir: Path | None, limits: Any = None) -> None:
+          rules_dir: Path | None, shard: Any = None, executor: str = "local",
+          scheduler: str | None = None, limits: Any = None) -> None:
     """Evaluate many bundles: each PATH is a bundle or a folder of bundles.
 
     Bundles are evaluated in worker processes and listed sorted by path, with the
     maturity level each reaches against each profile; a bundle that cannot be read is
     listed with its error and the others go on. Exit 0 when every bundle was evaluated,
-    2 when some bundle (or an option) has an input error, 3 on an internal error.
+    2 when some bundle (or an option) has an input error, 3 on an internal error,
+    130 (SIGINT) or 143 (SIGTERM) when interrupted: the workers are stopped and the
+    summary, marked incomplete, lists the bundles not evaluated.
+
+    `ism3 batch merge SUMMARY...` joins the JSON summaries of the shards of a batch
+    (--shard K/N) into the summary one run would give.
     """
-    from ism3rules.batch import INPUT_ERROR, run_batch, to_summary
+    import signal
+
+    from ism3rules.batch import INPUT_ERROR, Interrupt, run_batch, to_summary
     from ism3rules.formats.batch_formats import BATCH_FORMATS, render_batch_table
 
     fmt = choose_format(fmt, output, BATCH_FORMAT_CHOICES)
 
+    if scheduler is not None and executor != "dask":
+        raise click.BadParameter("--scheduler needs --executor dask", param_hint="--scheduler")
     stderr = sys.stderr
     show_bar = not quiet and stderr.isatty()
     bar_cm: Any = None
@@ -996,19 +1058,68 @@ def batch(paths: tuple[Path, ...], profile_refs: tuple[str, ...], jobs: int | No
         if done:
             bar.update(1)
 
+    # SIGINT and SIGTERM stop the batch, from here until the summary is written
+    interrupt = Interrupt()
+    previous = {s: signal.signal(s, interrupt.handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        result = run_batch(paths, profile_refs, rules_dir, jobs, reports_dir, progress,
-                           as_of, limits)
+        try:
+            result = run_batch(paths, profile_refs, rules_dir, jobs, reports_dir, progress,
+                               as_of, limits, shard=shard,
+                               executor=executor, scheduler=scheduler, interrupt=interrupt)
+        finally:
+            if bar_cm is not None:
+                bar_cm.__exit__(None, None, None)
+        summary = to_summary(result)
+        _write(render_batch_table(summary, table_width(output)) if fmt == "table"
+               else BATCH_FORMATS[fmt](summary), output)
     finally:
-        if bar_cm is not None:
-            bar_cm.__exit__(None, None, None)
-    summary = to_summary(result)
-    _write(render_batch_table(summary, table_width(output)) if fmt == "table"
-           else BATCH_FORMATS[fmt](summary), output)
-    if result.has_internal_errors:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if interrupt.signum is not None:
+        left = len(result.not_evaluated)
+        click.echo(f"ism3: interrupted by {signal.Signals(interrupt.signum).name}: {left} "
+                   f"bundle(s) not evaluated; the summary is incomplete", err=True)
+        sys.exit(EXIT_SIGNAL_BASE + interrupt.signum)
+    _batch_exit(result.has_internal_errors, any(o.error_kind == INPUT_ERROR
+                                                for o in result.failed))
+
+
+def _batch_exit(internal: bool, input_errors: bool) -> None:
+    """Exit 3 on an internal error, 2 on an input error in some bundle, else return."""
+    if internal:
         sys.exit(EXIT_INTERNAL)
-    if any(o.error_kind == INPUT_ERROR for o in result.failed):
+    if input_errors:
         sys.exit(EXIT_INPUT)
+
+
+@click.command("merge")
+@click.argument("summaries", nargs=-1, required=True, type=click.Path(path_type=Path),
+                metavar="SUMMARY...")
+@format_option(BATCH_FORMAT_CHOICES, "Format of the merged summary (as for `batch`)")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the merged summary to this file (atomically) instead of stdout.")
+@click.option("--max-summary-bytes", type=click.IntRange(min=0), metavar="N",
+              default=MAX_SUMMARY_BYTES, show_default=True,
+              help="Largest summary file read, in bytes.")
+def batch_merge(summaries: tuple[Path, ...], fmt: str | None, output: Path | None,
+                max_summary_bytes: int) -> None:
+    """Join the JSON summaries of shards 1/N..N/N of one batch into one summary.
+
+    Run as `ism3 batch merge SUMMARY...`. The result is byte for byte the summary a
+    single `ism3 batch` run over all the bundles gives. Shards that overlap, are
+    missing, are incomplete or were run with other bundles, profiles, rules, as-of
+    date or limits are refused (exit 2). Otherwise the exit code is the batch's: 0
+    every bundle evaluated, 2 some input error, 3 some internal error.
+    """
+    from ism3rules.batch import INPUT_ERROR, INTERNAL_ERROR, merge_summaries, read_summary
+    from ism3rules.formats.batch_formats import BATCH_FORMATS, render_batch_table
+
+    fmt = choose_format(fmt, output, BATCH_FORMAT_CHOICES)
+    merged = merge_summaries([(str(p), read_summary(p, max_summary_bytes)) for p in summaries])
+    _write(render_batch_table(merged, table_width(output)) if fmt == "table"
+           else BATCH_FORMATS[fmt](merged), output)
+    kinds = {b["error_kind"] for b in merged["bundles"]}
+    _batch_exit(INTERNAL_ERROR in kinds, INPUT_ERROR in kinds)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,10 +1,11 @@
 """Many bundles at once: find them, evaluate each in a worker process, collect in path order.
 
 The rules engine holds the GIL and allows one host per process, so parallelism means
-processes. Each worker loads the catalogue, rules and profiles and compiles the
-rulebook once, then evaluates bundle after bundle through the same code path as a
-single evaluation (`api.report_document`, and `formats.FORMATS["json"]` for the
-report files), so a batch gives exactly what `ism3 evaluate` gives for each bundle.
+processes. Each worker receives the catalogue, rules and profiles loaded once by the
+parent and compiles the rulebook once, then evaluates bundle after bundle through the
+same code path as a single evaluation (`api.report_document`, and
+`formats.FORMATS["json"]` for the report files), so a batch gives exactly what
+`ism3 evaluate` gives for each bundle.
 
 Workers are started with the "spawn" method: a forked child would inherit the
 parent's engine host (C state, timer threads and locks) if the parent had already
@@ -16,15 +17,32 @@ dies (a crash inside the engine) breaks the pool; the bundles it may have been
 evaluating are then re-run one per fresh process, so only the culprit is reported
 as crashed, and the batch goes on with a new pool.
 
+Workers never outlive the parent: each asks the kernel for SIGTERM when its parent
+dies (Linux `PR_SET_PDEATHSIG`; elsewhere a thread watches the parent's pid), ignores
+SIGINT (a terminal's Ctrl-C reaches the whole process group; the parent decides), and
+on SIGTERM exits at once (removing the report file it may be writing). An `Interrupt`
+passed to `run_batch` stops new work, stops the workers and returns the outcomes so
+far; the bundles left are `not evaluated` and the summary is incomplete.
+
+A batch can be split into shards (`Shard`, `--shard K/N`: contiguous blocks of the
+sorted bundle list) run anywhere, and their summaries merged (`merge_summaries`) into
+the summary a single run gives, byte for byte.
+
 Nothing here prints: progress is reported through a callback.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import hashlib
+import json
 import multiprocessing
 import os
 import re
+import signal
+import stat
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -32,19 +50,27 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from . import __version__
 from .api import Inputs, load_inputs, report_document
-from .errors import EvidenceError, Ism3Error
+from .errors import BatchError, EvidenceError, Ism3Error, ReportError
 from .evidence import MANIFEST
-from .limits import Limits
+from .limits import DEFAULT_LIMITS, Limits
 from .output import write_atomically
 
 SCHEMA = "ism3-batch/1"
 START_METHOD = "spawn"
 INPUT_ERROR = "input"
 INTERNAL_ERROR = "internal"
+OK, ERROR, NOT_EVALUATED = "ok", "error", "not_evaluated"   # a bundle's status
+EXECUTORS = ("local", "dask")
+CRASHED = ("the worker process evaluating this bundle died (a crash inside the rules engine); "
+           "run `ism3 evaluate` on it alone and report the problem")
+MAX_SUMMARY_BYTES = 1024 * 1024 * 1024
+"""Default bound on one summary file read by `merge_summaries` (about 2.5 million bundles)."""
+_POLL_SECONDS = 0.2   # how often a waiting parent looks at its Interrupt
 
 
 @dataclass(frozen=True)
@@ -58,7 +84,7 @@ class ProfileLevel:
 
 @dataclass(frozen=True)
 class BundleOutcome:
-    """What became of one bundle: its levels, or the error that stopped it."""
+    """What became of one bundle: its levels, the error that stopped it, or nothing yet."""
 
     path: str
     organization_id: str | None = None
@@ -67,11 +93,17 @@ class BundleOutcome:
     report: str | None = None        # the report file written, when asked for
     error: str | None = None         # one line per problem, as `ism3 evaluate` says it
     error_kind: str | None = None    # INPUT_ERROR or INTERNAL_ERROR
+    evaluated: bool = True           # False: the batch was interrupted before this bundle
 
     @property
     def ok(self) -> bool:
         """Whether the bundle was evaluated."""
-        return self.error is None
+        return self.evaluated and self.error is None
+
+    @property
+    def status(self) -> str:
+        """OK, ERROR or NOT_EVALUATED."""
+        return NOT_EVALUATED if not self.evaluated else OK if self.error is None else ERROR
 
 
 @dataclass(frozen=True)
@@ -82,19 +114,76 @@ class ProfileInfo:
     name: str
     source: str
     max_level: int
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard `index` (1-based) of `count`: one contiguous block of the sorted bundle list.
+
+    Bundles 0..M-1 (sorted by path) are split at (k * M) // N for k = 0..N, so block
+    sizes differ by at most one, and adding or removing a bundle moves at most one
+    bundle across each block boundary.
+    """
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.index <= self.count:
+            raise ValueError(f"shard {self.index}/{self.count}: K must be between 1 and N")
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """`K/N` as a Shard.
+
+        Raises:
+            ValueError: not two integers K/N with 1 <= K <= N.
+        """
+        match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+        if not match:
+            raise ValueError(f"'{text}' is not K/N (e.g. 3/8: the third of eight shards)")
+        return cls(int(match[1]), int(match[2]))
+
+    def select(self, total: int) -> range:
+        """The positions of this shard's bundles in a sorted list of `total` bundles."""
+        return range((self.index - 1) * total // self.count, self.index * total // self.count)
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """Which shard a result holds, and the whole batch it was cut from."""
+
+    shard: Shard
+    batch_bundles: int      # bundles in the whole batch
+    batch_sha256: str       # `paths_digest` of the whole batch's bundle list
 
 
 @dataclass(frozen=True)
 class BatchResult:
-    """Every bundle's outcome, sorted by path, and the profiles used."""
+    """Every bundle's outcome, sorted by path, and the inputs used."""
 
     profiles: tuple[ProfileInfo, ...]
     outcomes: tuple[BundleOutcome, ...]
+    rules_sha256: str = ""
+    as_of: date | None = None
+    limits: Limits = DEFAULT_LIMITS
+    shard: ShardInfo | None = None
 
     @property
     def failed(self) -> tuple[BundleOutcome, ...]:
         """The bundles that could not be evaluated."""
-        return tuple(o for o in self.outcomes if not o.ok)
+        return tuple(o for o in self.outcomes if o.status == ERROR)
+
+    @property
+    def not_evaluated(self) -> tuple[BundleOutcome, ...]:
+        """The bundles an interrupt left out."""
+        return tuple(o for o in self.outcomes if not o.evaluated)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every bundle was evaluated (no interrupt cut the batch short)."""
+        return all(o.evaluated for o in self.outcomes)
 
     @property
     def has_internal_errors(self) -> bool:
@@ -107,6 +196,35 @@ Progress = Callable[[int, int, BundleOutcome | None], None]
 each bundle with (bundles done, bundles in the batch, its outcome)."""
 Task = tuple[str, str | None]
 """One bundle to evaluate: (its path, the report file to write or None)."""
+Finished = Callable[[int, BundleOutcome], None]
+
+
+class Interrupt:
+    """A request to stop a batch, set from a signal handler (or any thread).
+
+    `run_batch` looks at it between bundles and every fraction of a second while it
+    waits for workers. Nothing is raised into a running evaluation (the rules engine
+    calls back into Python and would report such an exception as its own failure):
+    workers are stopped from outside, and a bundle evaluated in the calling process
+    (`jobs=1`) is finished first.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    @property
+    def requested(self) -> bool:
+        """Whether a stop was requested."""
+        return self.signum is not None
+
+    def request(self, signum: int = signal.SIGINT) -> None:
+        """Ask the batch to stop (the first signal number is kept)."""
+        if self.signum is None:
+            self.signum = signum
+
+    def handler(self, signum: int, _frame: FrameType | None) -> None:
+        """A `signal.signal` handler that requests the stop."""
+        self.request(signum)
 
 
 def discover(paths: Sequence[Path | str]) -> list[Path]:
@@ -153,32 +271,50 @@ def report_names(bundles: Sequence[Path]) -> list[str]:
     return names
 
 
+def paths_digest(paths: Sequence[str]) -> str:
+    """The sha256 of the bundle paths, one per line, in order: what a shard was cut from."""
+    return hashlib.sha256("".join(f"{p}\n" for p in paths).encode("utf-8")).hexdigest()
+
+
 def run_batch(paths: Sequence[Path | str], profile_refs: Sequence[str] = (),
               rules_dir: Path | None = None, jobs: int | None = None,
               reports_dir: Path | None = None, progress: Progress | None = None,
-              as_of: date | None = None, limits: Limits | None = None) -> BatchResult:
-    """Evaluate every bundle under `paths`; `jobs` worker processes (None: one per core;
-    1: in this process). Reports go to `reports_dir` when given; `as_of` and `limits`
-    are as for `api.assess_bundle`.
+              as_of: date | None = None, limits: Limits | None = None, *,
+              shard: Shard | None = None, executor: str = "local",
+              scheduler: str | None = None, interrupt: Interrupt | None = None) -> BatchResult:
+    """Evaluate every bundle under `paths` (or the `shard` of them).
+
+    `jobs` worker processes (None: one per core; 1: in this process; with the dask
+    executor, the workers of the local cluster). Reports go to `reports_dir` when
+    given; `as_of` and `limits` are as for `api.assess_bundle`. `executor` "dask"
+    runs the bundles on a Dask cluster (`scheduler`: its address; None: a local
+    cluster), see `ism3rules.dask_executor`. When `interrupt` is requested, no new
+    bundle is started, the workers are stopped, and the bundles left are returned
+    as not evaluated.
 
     Raises:
         EvidenceError: a path does not exist or holds no bundle.
         ProfileError, RuleError: the profiles or rules cannot be loaded (checked
             here, once, before any bundle is evaluated).
-        ValueError: `jobs` is less than 1.
+        BatchError: the dask executor is not installed or its cluster cannot be used.
+        ValueError: `jobs` is less than 1, or `executor` is unknown.
     """
     if jobs is not None and jobs < 1:
         raise ValueError("jobs must be at least 1")
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}")
     inputs = load_inputs(profile_refs, rules_dir)
     bundles = discover(paths)
+    chosen = range(len(bundles)) if shard is None else shard.select(len(bundles))
+    targets: list[str | None] = [None] * len(bundles)
     if reports_dir is not None:
         reports_dir.mkdir(parents=True, exist_ok=True)
-        targets: list[str | None] = [str(reports_dir / n) for n in report_names(bundles)]
-    else:
-        targets = [None] * len(bundles)
-    tasks: list[Task] = [(str(b), t) for b, t in zip(bundles, targets, strict=True)]
+        # names over the whole batch, so that a shard names its reports as a single run does
+        targets = [str(reports_dir / n) for n in report_names(bundles)]
+    tasks: list[Task] = [(str(bundles[i]), targets[i]) for i in chosen]
     workers = min(jobs or available_cores(), len(tasks)) or 1
     outcomes: list[BundleOutcome | None] = [None] * len(tasks)
+    interrupt = interrupt or Interrupt()
     done = 0
 
     def finished(index: int, outcome: BundleOutcome) -> None:
@@ -190,15 +326,28 @@ def run_batch(paths: Sequence[Path | str], profile_refs: Sequence[str] = (),
 
     if progress is not None:
         progress(0, len(tasks), None)
-    init_args = (tuple(profile_refs), rules_dir, as_of, limits)
-    if workers == 1:
+    limits = limits or DEFAULT_LIMITS
+    if executor == "dask":
+        from .dask_executor import run_dask
+
+        run_dask(tasks, inputs, as_of, limits, finished, interrupt, scheduler, jobs)
+    elif workers == 1:
         _use_inputs(inputs, as_of, limits)
         for index, task in enumerate(tasks):
+            if interrupt.requested:
+                break
             finished(index, _evaluate_one(*task))
     else:
-        _run_pool(tasks, workers, init_args, finished)
-    profiles = tuple(ProfileInfo(p.id, p.name, p.source, p.max_level) for p in inputs.profiles)
-    return BatchResult(profiles, tuple(o for o in outcomes if o is not None))
+        _run_pool(tasks, workers, (inputs, as_of, limits), finished, interrupt=interrupt)
+    profiles = tuple(ProfileInfo(p.id, p.name, p.source, p.max_level, p.sha256)
+                     for p in inputs.profiles)
+    info = None
+    if shard is not None:
+        info = ShardInfo(shard, len(bundles), paths_digest([str(b) for b in bundles]))
+    return BatchResult(profiles,
+                       tuple(o or BundleOutcome(t[0], evaluated=False)
+                             for o, t in zip(outcomes, tasks, strict=True)),
+                       inputs.rulebook.digest, as_of, limits, info)
 
 
 def available_cores() -> int:
@@ -209,31 +358,38 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _run_pool(tasks: list[Task], workers: int, init_args: tuple[Any, ...],
-              finished: Callable[[int, BundleOutcome], None],
-              evaluate: Callable[[str, str | None], BundleOutcome] | None = None) -> None:
+# -- the local pool ----------------------------------------------------------------------
+
+def _run_pool(tasks: list[Task], workers: int, init_args: tuple[Any, ...], finished: Finished,
+              evaluate: Callable[[str, str | None], BundleOutcome] | None = None,
+              interrupt: Interrupt | None = None) -> None:
     """Run `tasks` in a pool of `workers`; isolate the bundle behind any worker crash.
 
-    `evaluate` (default `_evaluate_one`) must be a module-level function: the pool
-    sends it to the workers by name.
+    `init_args` are (inputs, as_of, limits) for `_init_worker`. `evaluate` (default
+    `_evaluate_one`) must be a module-level function: the pool sends it to the
+    workers by name. When `interrupt` is requested the workers are stopped and the
+    tasks not finished are left without an outcome.
     """
     evaluate = evaluate or _evaluate_one
+    interrupt = interrupt or Interrupt()
     context = multiprocessing.get_context(START_METHOD)
+    init = (*init_args, os.getpid())
     pending = deque(range(len(tasks)))
-    while pending:
+    while pending and not interrupt.requested:
         suspects: list[int] = []
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                 initargs=init_args) as pool:
-            in_flight: dict[Future[BundleOutcome], int] = {}
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                   initargs=init)
+        in_flight: dict[Future[BundleOutcome], int] = {}
+        try:
             # A bounded window keeps parent memory flat and tells, after a crash,
             # which bundles may have caused it.
-            while pending or in_flight:
+            while (pending or in_flight) and not interrupt.requested:
                 while pending and len(in_flight) < 2 * workers and not suspects:
                     index = pending.popleft()
-                    in_flight[pool.submit(evaluate, *tasks[index])] = index
+                    in_flight[pool.submit(_in_worker, evaluate, *tasks[index])] = index
                 if not in_flight:
                     break
-                ready, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                ready, _ = wait(in_flight, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
                 for future in ready:
                     index = in_flight.pop(future)
                     try:
@@ -243,26 +399,65 @@ def _run_pool(tasks: list[Task], workers: int, init_args: tuple[Any, ...],
                 if suspects:
                     suspects.extend(in_flight.values())
                     break
+        finally:
+            if interrupt.requested:
+                _stop_workers(pool)
+                for future, index in in_flight.items():   # finished in the meantime
+                    if future.done() and not future.cancelled() and future.exception() is None:
+                        finished(index, future.result())
+            pool.shutdown(wait=True, cancel_futures=True)
         for index in sorted(set(suspects)):
-            finished(index, _run_alone(tasks[index], init_args, context, evaluate))
+            if interrupt.requested:
+                return
+            finished(index, _run_alone(tasks[index], init, context, evaluate, interrupt))
 
 
-def _run_alone(task: Task, init_args: tuple[Any, ...], context: Any,
-               evaluate: Callable[[str, str | None], BundleOutcome]) -> BundleOutcome:
+def _run_alone(task: Task, init: tuple[Any, ...], context: Any,
+               evaluate: Callable[[str, str | None], BundleOutcome],
+               interrupt: Interrupt) -> BundleOutcome:
     """Evaluate one bundle in a fresh process of its own; a crash is its own outcome."""
-    with ProcessPoolExecutor(1, mp_context=context, initializer=_init_worker,
-                             initargs=init_args) as pool:
-        try:
-            return pool.submit(evaluate, *task).result()
-        except BrokenProcessPool:
-            return BundleOutcome(task[0], error="the worker process evaluating this bundle "
-                                 "died (a crash inside the rules engine); run `ism3 evaluate` "
-                                 "on it alone and report the problem", error_kind=INTERNAL_ERROR)
+    pool = ProcessPoolExecutor(1, mp_context=context, initializer=_init_worker, initargs=init)
+    try:
+        future = pool.submit(_in_worker, evaluate, *task)
+        while not interrupt.requested:
+            try:
+                return future.result(timeout=_POLL_SECONDS)
+            except TimeoutError:
+                continue
+            except BrokenProcessPool:
+                return BundleOutcome(task[0], error=CRASHED, error_kind=INTERNAL_ERROR)
+        _stop_workers(pool)
+        return BundleOutcome(task[0], evaluated=False)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """SIGTERM every worker of `pool` (each removes its half-written report and exits),
+    SIGKILL any still there after two seconds; wait until all are gone."""
+    # ProcessPoolExecutor has no public way to stop its workers before Python 3.14
+    # (terminate_workers); `_processes` is the pid -> Process map it keeps.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(2.0)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+# -- in a worker process -----------------------------------------------------------------
 
 _inputs: Inputs | None = None
 _as_of: date | None = None
 _limits: Limits | None = None
+_writing = False   # whether a report file is being written (see _on_sigterm)
+
+
+class _WorkerStopped(BaseException):
+    """Raised in a worker by SIGTERM while it writes a report file."""
 
 
 def _use_inputs(inputs: Inputs, as_of: date | None, limits: Limits | None = None) -> None:
@@ -274,22 +469,86 @@ def _use_inputs(inputs: Inputs, as_of: date | None, limits: Limits | None = None
     _inputs, _as_of, _limits = inputs, as_of, limits
 
 
-def _init_worker(profile_refs: tuple[str, ...], rules_dir: Path | None,
-                 as_of: date | None, limits: Limits | None = None) -> None:
-    """Load the inputs and compile the rulebook, once per worker process."""
-    _use_inputs(load_inputs(profile_refs, rules_dir), as_of, limits)
+def _init_worker(inputs: Inputs, as_of: date | None, limits: Limits | None,
+                 parent: int) -> None:
+    """Tie this worker's life to `parent`'s, then compile the rulebook, once per worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    die_with_parent(parent)
+    _use_inputs(inputs, as_of, limits)
     gc.freeze()  # what a worker loaded once lives as long as it: keep it out of collections
 
 
-def _evaluate_one(path: str, report: str | None) -> BundleOutcome:
-    """Evaluate one bundle in this worker; never raises."""
-    assert _inputs is not None, "worker not initialized"
+def die_with_parent(parent: int) -> None:
+    """Have this process receive SIGTERM when process `parent` (its parent) ends.
+
+    On Linux the kernel does it (prctl PR_SET_PDEATHSIG, which fires when the thread
+    that started this process ends: `run_batch` starts workers from the thread that
+    waits for them); elsewhere a daemon thread checks the parent's pid every second.
+    If the parent is already gone, the signal is sent at once.
+    """
     try:
-        document = report_document(path, _inputs, _as_of, _limits)
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        if libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    except (OSError, AttributeError):
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+                         name="ism3-watch-parent").start()
+    if os.getppid() != parent:   # it died before we asked
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _watch_parent(parent: int) -> None:
+    """Send SIGTERM to this process once `parent` is no longer its parent."""
+    while os.getppid() == parent:
+        threading.Event().wait(1.0)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    """In a worker: exit at once; while a report file is being written, first unwind
+    through the writer, which removes its temporary file."""
+    if _writing:
+        raise _WorkerStopped()
+    os._exit(128 + signum)
+
+
+def _in_worker(evaluate: Callable[[str, str | None], BundleOutcome], path: str,
+               report: str | None) -> BundleOutcome:
+    """`evaluate(path, report)` in a worker process, which SIGTERM stops cleanly."""
+    try:
+        return evaluate(path, report)
+    except _WorkerStopped:
+        os._exit(128 + signal.SIGTERM)
+
+
+def _evaluate_one(path: str, report: str | None) -> BundleOutcome:
+    """Evaluate one bundle with the inputs `_use_inputs` set; never raises an Exception."""
+    assert _inputs is not None, "worker not initialized"
+    return evaluate_with(path, report, _inputs, _as_of, _limits)
+
+
+def evaluate_with(path: str, report: str | None, inputs: Inputs, as_of: date | None,
+                  limits: Limits | None) -> BundleOutcome:
+    """Evaluate one bundle (writing its report when `report` is given) into its outcome.
+
+    Never raises an Exception: bad input and internal errors are the outcome.
+    """
+    global _writing
+    try:
+        document = report_document(path, inputs, as_of, limits)
         if report is not None:
             from .formats import FORMATS
 
-            write_atomically(Path(report), FORMATS["json"](document))
+            text = FORMATS["json"](document)
+            _writing = True
+            try:
+                write_atomically(Path(report), text)
+            finally:
+                _writing = False
     except (Ism3Error, OSError) as exc:
         text = str(exc)
         if isinstance(exc, OSError):
@@ -306,27 +565,201 @@ def _evaluate_one(path: str, report: str | None) -> BundleOutcome:
         report)
 
 
+# -- summaries ---------------------------------------------------------------------------
+
 def to_summary(result: BatchResult) -> dict[str, Any]:
     """The batch summary document (ism3-batch/1), keys in a fixed order."""
-    bundles = []
-    for o in result.outcomes:
-        bundles.append({
-            "path": o.path,
-            "status": "ok" if o.ok else "error",
-            "organization": ({"id": o.organization_id, "name": o.organization_name}
-                             if o.ok else None),
-            "levels": {lv.profile: lv.achieved_level for lv in o.levels},
-            "report": o.report,
-            "error": o.error,
-            "error_kind": o.error_kind,
-        })
-    failed = len(result.failed)
-    return {
-        "schema": SCHEMA,
-        "tool": {"name": "ism3rules", "version": __version__},
-        "profiles": [{"id": p.id, "name": p.name, "source": p.source, "max_level": p.max_level}
-                     for p in result.profiles],
-        "totals": {"bundles": len(result.outcomes), "ok": len(result.outcomes) - failed,
-                   "failed": failed},
-        "bundles": bundles,
-    }
+    shard = None
+    if result.shard is not None:
+        shard = {"index": result.shard.shard.index, "count": result.shard.shard.count,
+                 "batch_bundles": result.shard.batch_bundles,
+                 "batch_sha256": result.shard.batch_sha256}
+    return _summary(
+        {"name": "ism3rules", "version": __version__},
+        [{"id": p.id, "name": p.name, "source": p.source, "max_level": p.max_level}
+         for p in result.profiles],
+        {"rules_sha256": result.rules_sha256,
+         "profiles": [{"id": p.id, "sha256": p.sha256} for p in result.profiles],
+         "as_of": result.as_of.isoformat() if result.as_of else None,
+         "limits": dataclasses.asdict(result.limits)},
+        shard,
+        [_entry(o.path, o.status,
+                {"id": o.organization_id, "name": o.organization_name} if o.ok else None,
+                {lv.profile: lv.achieved_level for lv in o.levels}, o.report, o.error,
+                o.error_kind)
+         for o in result.outcomes])
+
+
+def _entry(path: str, status: str, organization: dict[str, Any] | None, levels: dict[str, int],
+           report: str | None, error: str | None, error_kind: str | None) -> dict[str, Any]:
+    """One bundle of a summary, keys in their fixed order."""
+    return {"path": path, "status": status, "organization": organization, "levels": levels,
+            "report": report, "error": error, "error_kind": error_kind}
+
+
+def _summary(tool: dict[str, Any], profiles: list[dict[str, Any]], inputs: dict[str, Any],
+             shard: dict[str, Any] | None, bundles: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summary document from its parts; totals and completeness counted from `bundles`."""
+    counts = {status: sum(1 for b in bundles if b["status"] == status)
+              for status in (OK, ERROR, NOT_EVALUATED)}
+    document: dict[str, Any] = {"schema": SCHEMA, "tool": tool, "profiles": profiles,
+                                "inputs": inputs}
+    if shard is not None:
+        document["shard"] = shard
+    document["complete"] = counts[NOT_EVALUATED] == 0
+    document["totals"] = {"bundles": len(bundles), "ok": counts[OK], "failed": counts[ERROR],
+                          "not_evaluated": counts[NOT_EVALUATED]}
+    document["bundles"] = bundles
+    return document
+
+
+def read_summary(path: Path, max_bytes: int = MAX_SUMMARY_BYTES) -> dict[str, Any]:
+    """A summary file (ism3-batch/1 JSON), read within `max_bytes`.
+
+    Raises:
+        ReportError: the file is not a regular file, is larger than `max_bytes`, or
+            is not JSON holding an object.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ReportError(f"{path}: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ReportError(f"{path}: not a regular file; give the summary file that "
+                              "`ism3 batch -f json -o FILE` wrote")
+        if info.st_size > max_bytes:
+            raise ReportError(f"{path}: {info.st_size} bytes, over the limit of {max_bytes} "
+                              "bytes (--max-summary-bytes)")
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ReportError(f"{path}: over the limit of {max_bytes} bytes (--max-summary-bytes)")
+    try:
+        document = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        where = f":{exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ReportError(f"{path}{where}: not a batch summary (JSON): {exc}") from exc
+    if not isinstance(document, dict):
+        raise ReportError(f"{path}: not a batch summary: the JSON is not an object")
+    return document
+
+
+def _no_constant(name: str) -> Any:
+    """Refuse NaN and Infinity, which no summary holds."""
+    raise ValueError(f"{name} is not a number a summary holds")
+
+
+_SHARD_KEYS = ("index", "count", "batch_bundles", "batch_sha256")
+_ENTRY_KEYS = ("path", "status", "organization", "levels", "report", "error", "error_kind")
+
+
+def merge_summaries(named: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Join the summaries of the N shards of one batch into the summary one run gives.
+
+    `named` holds (file name, document) pairs, in any order. The shards must be
+    1/N..N/N of the same batch (same bundle list, same tool version, profiles, rules,
+    as-of date and limits), each complete; the result is what `to_summary` gives for
+    the whole batch run at once, so its JSON is byte-identical.
+
+    Raises:
+        ReportError: a document is not a complete shard summary of this tool version.
+        BatchError: the shards do not fit together (other batches or inputs,
+            overlapping, missing).
+    """
+    if not named:
+        raise BatchError("no shard summaries to merge")
+    shards: dict[int, tuple[str, dict[str, Any]]] = {}
+    first_name, first = named[0]
+    count = None
+    for name, document in named:
+        shard = _check_shard_summary(name, document)
+        if count is None:
+            count = shard["count"]
+        if shard["count"] != count or shard["batch_sha256"] != first["shard"]["batch_sha256"] \
+                or shard["batch_bundles"] != first["shard"]["batch_bundles"]:
+            raise BatchError(
+                f"{name} (shard {shard['index']}/{shard['count']} of "
+                f"{shard['batch_bundles']} bundles) and {first_name} (shard "
+                f"{first['shard']['index']}/{first['shard']['count']} of "
+                f"{first['shard']['batch_bundles']} bundles) are shards of different batches "
+                "(other bundle lists or shard counts): merge the shards of one batch")
+        for key in ("profiles", "inputs"):
+            if document[key] != first[key]:
+                raise BatchError(f"{name} and {first_name} were made with different {key} "
+                                 f"({_difference(document[key], first[key])}): every shard "
+                                 "must run with the same --profile, --rules-dir, --as-of "
+                                 "and limits")
+        if shard["index"] in shards:
+            raise BatchError(f"{name} and {shards[shard['index']][0]} are both shard "
+                             f"{shard['index']}/{count}: shards overlap; give each once")
+        shards[shard["index"]] = (name, document)
+    assert count is not None
+    missing = [k for k in range(1, count + 1) if k not in shards]
+    if missing:
+        raise BatchError(f"shard(s) {', '.join(f'{k}/{count}' for k in missing)} missing "
+                         f"(given: {', '.join(f'{k}/{count}' for k in sorted(shards))}): "
+                         "merge needs every shard of the batch")
+    total = first["shard"]["batch_bundles"]
+    bundles: list[dict[str, Any]] = []
+    for k in range(1, count + 1):
+        name, document = shards[k]
+        expected = len(Shard(k, count).select(total))
+        if len(document["bundles"]) != expected:
+            raise BatchError(f"{name}: shard {k}/{count} of {total} bundles must hold "
+                             f"{expected}, it holds {len(document['bundles'])}")
+        bundles.extend(document["bundles"])
+    if paths_digest([b["path"] for b in bundles]) != first["shard"]["batch_sha256"]:
+        raise BatchError("the shards' bundles are not the batch they were cut from (a "
+                         "summary was edited, or shards of other batches are mixed)")
+    return _summary(first["tool"], first["profiles"], first["inputs"], None, bundles)
+
+
+def _check_shard_summary(name: str, document: dict[str, Any]) -> dict[str, Any]:
+    """The `shard` block of a complete shard summary, its bundles rebuilt in key order.
+
+    Raises:
+        ReportError: anything a shard summary of this tool version would not hold.
+    """
+    if document.get("schema") != SCHEMA:
+        raise ReportError(f"{name}: not an {SCHEMA} summary (schema "
+                          f"{json.dumps(document.get('schema'))}); give the files that "
+                          "`ism3 batch --shard K/N -f json -o FILE` wrote")
+    tool = document.get("tool")
+    if tool != {"name": "ism3rules", "version": __version__}:
+        raise ReportError(f"{name}: made by {json.dumps(tool)}, not by this ism3rules "
+                          f"{__version__}: merge with the version that ran the shards")
+    shard: dict[str, Any] | None = document.get("shard")
+    if shard is None:
+        raise ReportError(f"{name}: not a shard summary (made without --shard K/N)")
+    ok = (isinstance(shard, dict) and tuple(shard) == _SHARD_KEYS
+          and all(isinstance(shard[k], int) and not isinstance(shard[k], bool)
+                  for k in _SHARD_KEYS[:3])
+          and isinstance(shard["batch_sha256"], str)
+          and 1 <= shard["index"] <= shard["count"] and shard["batch_bundles"] >= 0)
+    if not ok or not isinstance(document.get("profiles"), list) \
+            or not isinstance(document.get("inputs"), dict) \
+            or not isinstance(document.get("bundles"), list):
+        raise ReportError(f"{name}: not a valid shard summary (its shard, profiles, inputs "
+                          "or bundles are malformed)")
+    if document.get("complete") is not True:
+        raise ReportError(f"{name}: shard {shard['index']}/{shard['count']} is incomplete (it "
+                          "was interrupted): run that shard again")
+    rebuilt = []
+    for position, entry in enumerate(document["bundles"]):
+        if not (isinstance(entry, dict) and tuple(entry) == _ENTRY_KEYS
+                and isinstance(entry["path"], str) and entry["status"] in (OK, ERROR)
+                and isinstance(entry["levels"], dict)):
+            raise ReportError(f"{name}: bundle {position + 1}: not a bundle entry of an "
+                              f"{SCHEMA} summary")
+        rebuilt.append(_entry(*(entry[k] for k in _ENTRY_KEYS)))
+    document["bundles"] = rebuilt
+    return shard
+
+
+def _difference(one: Any, other: Any) -> str:
+    """Which top-level keys (or positions) of two inputs blocks differ, for a message."""
+    if isinstance(one, dict) and isinstance(other, dict):
+        keys = [k for k in {**one, **other} if one.get(k) != other.get(k)]
+        return ", ".join(keys) + " differ"
+    return "they differ"

@@ -46,6 +46,10 @@ class AttestationError(Ism3Error):
     """A key, a signature or an attestation cannot be used (unreadable, wrong type, ...)."""
 
 
+class BatchError(Ism3Error):
+    """A batch cannot run as asked: shards that do not fit together, an executor missing."""
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ' (did you mean 'x'?)' for the closest choice, or '' when none is close."""
     close = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import BATCH_FORMAT_CHOICES, main
+from cli import BATCH_FORMAT_CHOICES, EXECUTOR_CHOICES, main
 from conftest import ROOT, doc_item, write_bundle
 from ism3rules import batch as batch_module
+from ism3rules.api import load_inputs
 from ism3rules.batch import BundleOutcome, discover, report_names, run_batch
 from ism3rules.formats.batch_formats import BATCH_FORMATS
 
@@ -108,7 +109,8 @@ def test_a_broken_bundle_is_reported_and_the_others_go_on(fleet: Path, tmp_path:
     out = invoke(["batch", str(fleet), "-j", "2", "-f", "json", "--reports-dir", str(reports)],
                  code=2)
     summary = json.loads(out)
-    assert summary["totals"] == {"bundles": 7, "ok": 5, "failed": 2}
+    assert summary["totals"] == {"bundles": 7, "ok": 5, "failed": 2, "not_evaluated": 0}
+    assert summary["complete"] is True
     by_name = {Path(b["path"]).name: b for b in summary["bundles"]}
     for name in ("bad-yaml", "bad-process"):
         entry = by_name[name]
@@ -190,7 +192,8 @@ def crash_on_charlie(path: str, report: str | None) -> BundleOutcome:
 def test_a_worker_crash_is_pinned_on_its_bundle(fleet: Path) -> None:
     tasks = [(str(p), None) for p in discover([fleet])]
     outcomes: dict[int, BundleOutcome] = {}
-    batch_module._run_pool(tasks, 2, ((), None, None), outcomes.__setitem__, crash_on_charlie)
+    batch_module._run_pool(tasks, 2, (load_inputs(), None, None), outcomes.__setitem__,
+                           crash_on_charlie)
     assert sorted(outcomes) == list(range(5))
     failed = {Path(o.path).name: o for o in outcomes.values() if not o.ok}
     assert list(failed) == ["charlie"]
@@ -200,6 +203,7 @@ def test_a_worker_crash_is_pinned_on_its_bundle(fleet: Path) -> None:
 
 def test_every_batch_format_choice_has_a_renderer() -> None:
     assert set(BATCH_FORMAT_CHOICES) == set(BATCH_FORMATS)
+    assert EXECUTOR_CHOICES == batch_module.EXECUTORS
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])

@@ -1,16 +1,10 @@
-"""Output formats: each turns the report document into text. Registered explicitly."""
+"""Output formats: each turns the report document into text. Registered explicitly, loaded on use."""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
-
-from .csv_format import render_csv, render_csv_evidence
-from .html import render_html
-from .json_format import render_json
-from .junit import render_junit
-from .markdown import render_markdown
-from .oscal import render_oscal
-from .table import render_table
 
 
 class Renderer(Protocol):
@@ -19,13 +13,34 @@ class Renderer(Protocol):
     def __call__(self, document: dict[str, Any]) -> str: ...
 
 
-FORMATS: dict[str, Renderer] = {
-    "table": render_table,
-    "json": render_json,
-    "markdown": render_markdown,
-    "html": render_html,
-    "csv": render_csv,
-    "csv-evidence": render_csv_evidence,
-    "junit": render_junit,
-    "oscal": render_oscal,
+# Format name -> (module of this package, renderer in it). A renderer's module, and
+# what it needs (tabulate for the table), is imported only when its format is used:
+# `ism3 evaluate -f json` loads neither the other renderers nor tabulate.
+_REGISTRY: dict[str, tuple[str, str]] = {
+    "table": ("table", "render_table"),
+    "json": ("json_format", "render_json"),
+    "markdown": ("markdown", "render_markdown"),
+    "html": ("html", "render_html"),
+    "csv": ("csv_format", "render_csv"),
+    "csv-evidence": ("csv_format", "render_csv_evidence"),
+    "junit": ("junit", "render_junit"),
+    "oscal": ("oscal", "render_oscal"),
 }
+
+
+class _Formats(Mapping[str, Renderer]):
+    """The registry as a read-only mapping of format name to renderer, imported on use."""
+
+    def __getitem__(self, name: str) -> Renderer:
+        module, function = _REGISTRY[name]
+        renderer: Renderer = getattr(importlib.import_module(f".{module}", __name__), function)
+        return renderer
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_REGISTRY)
+
+    def __len__(self) -> int:
+        return len(_REGISTRY)
+
+
+FORMATS: Mapping[str, Renderer] = _Formats()

@@ -17,7 +17,7 @@ def render_batch_table(summary: dict[str, Any], width: int | None = None) -> str
     profiles = summary["profiles"]
     out: list[str] = []
     ok = [b for b in summary["bundles"] if b["status"] == "ok"]
-    failed = [b for b in summary["bundles"] if b["status"] != "ok"]
+    failed = [b for b in summary["bundles"] if b["status"] == "error"]
     if ok:
         rows = [[b["path"], b["organization"]["id"], *(
             f"{b['levels'][p['id']]} / {p['max_level']}" for p in profiles)] for b in ok]
@@ -30,7 +30,14 @@ def render_batch_table(summary: dict[str, Any], width: int | None = None) -> str
                              width, text_columns=[1], multiline=[1]))
         out.append("")
     totals = summary["totals"]
-    out.append(f"{totals['bundles']} bundles: {totals['ok']} evaluated, {totals['failed']} failed")
+    line = f"{totals['bundles']} bundles: {totals['ok']} evaluated, {totals['failed']} failed"
+    shard = summary.get("shard")
+    if shard:
+        line += f" (shard {shard['index']}/{shard['count']} of {shard['batch_bundles']} bundles)"
+    if not summary.get("complete", True):
+        line += (f", {totals['not_evaluated']} not evaluated: INCOMPLETE, the batch was "
+                 "interrupted")
+    out.append(line)
     return "\n".join(out) + "\n"
 
 
@@ -40,7 +47,10 @@ def render_batch_json(summary: dict[str, Any]) -> str:
 
 
 def render_batch_csv(summary: dict[str, Any]) -> str:
-    """One row per bundle: path, status, organization, one level column per profile, error."""
+    """One row per bundle: path, status, organization, one level column per profile, error.
+
+    An interrupted batch shows in its rows: the bundles left have status `not_evaluated`.
+    """
     ids = [p["id"] for p in summary["profiles"]]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

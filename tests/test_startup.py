@@ -1,0 +1,62 @@
+"""What a one-shot command loads: only the renderer asked for, nothing of the engine for --help;
+and the garbage collector pause of `evaluate` does not leak into a program that embeds it."""
+
+from __future__ import annotations
+
+import gc
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cli import main
+from conftest import ROOT
+from ism3rules.formats import FORMATS
+
+SAMPLE = ROOT / "evidence" / "northwind"
+
+
+def modules_after(args: list[str], prefixes: tuple[str, ...]) -> list[str]:
+    """The modules starting with `prefixes` that `ism3 ARGS` has loaded when it is done."""
+    code = ("import sys, cli\n"
+            "try:\n"
+            f"    cli.main({args!r})\n"
+            "except SystemExit as exc:\n"
+            "    assert not exc.code, exc.code\n"
+            f"print(sorted(m for m in sys.modules if m.startswith({prefixes!r})))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, check=True)
+    loaded: list[str] = json.loads(result.stdout.splitlines()[-1].replace("'", '"'))
+    return loaded
+
+
+def test_evaluate_as_json_imports_no_other_renderer_and_no_tabulate(tmp_path: Path) -> None:
+    loaded = modules_after(["evaluate", str(SAMPLE), "-f", "json", "-o",
+                            str(tmp_path / "r.json")], ("tabulate", "ism3rules.formats"))
+    assert loaded == ["ism3rules.formats", "ism3rules.formats.json_format"]
+
+
+def test_each_format_loads_on_use(tmp_path: Path) -> None:
+    loaded = modules_after(["evaluate", str(SAMPLE), "-f", "table", "-o",
+                            str(tmp_path / "r.txt")], ("tabulate", "ism3rules.formats.html"))
+    assert loaded == ["tabulate"]
+    assert all(callable(FORMATS[name]) for name in FORMATS)
+
+
+def test_help_loads_neither_the_package_nor_yaml() -> None:
+    loaded = modules_after(["--help"], ("ism3rules", "durable", "yaml", "tabulate"))
+    assert loaded == []
+
+
+def test_evaluate_restores_the_garbage_collector() -> None:
+    """A program (or a test run) that calls the command in process keeps its collector."""
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            result = CliRunner().invoke(main, ["evaluate", str(SAMPLE), "-f", "json"])
+            assert result.exit_code == 0, result.output
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
