@@ -205,8 +205,8 @@ def _regressions(processes: list[dict[str, Any]], profiles: list[dict[str, Any]]
            for p in processes if p["change"] == "down"]
     out += [f"{p['id']} level {p['old_level']} -> {p['new_level']}"
             for p in profiles if p["change"] == "down"]
-    out += [f"new finding {f.get('id') or f.get('rule')} on {f.get('process')}"
-            for f in findings["new"]]
+    out += [f"new finding {f.get('id') or f.get('rule')} on {f.get('process')}: "
+            f"{f.get('message')}" for f in findings["new"]]
     return out
 
 

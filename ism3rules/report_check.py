@@ -82,7 +82,8 @@ def parse_report(raw: bytes, source: str) -> dict[str, Any]:
         document = json.loads(text, object_pairs_hook=_no_duplicates,
                               parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
-        cut = exc.pos >= len(text.rstrip())
+        stripped = text.strip()
+        cut = stripped.startswith("{") and not stripped.endswith("}")
         what = "cut short (truncated)" if cut else f"not JSON ({exc.msg})"
         raise ReportError(f"{source}:{exc.lineno}: the report is {what}; give the whole JSON "
                           "report (`ism3 evaluate --format json`), not another format") from exc

@@ -164,16 +164,16 @@ def portfolio(store: Store, profile: str | None = None) -> dict[str, Any]:
         levels = _profile_levels(conn, [r.id for r in rows])
         open_findings: dict[int, dict[str, int]] = {}
         latest_ids = [r.id for r in latest.values()]
-        status = sa.func.lower(sa.func.coalesce(run_findings.c.status, "open"))
+        status = run_findings.c.status
         for chunk in _chunks(latest_ids):
             for run_id, severity, n in conn.execute(
-                    sa.select(run_findings.c.run_id,
-                              sa.func.lower(sa.func.coalesce(run_findings.c.severity, UNRATED)),
-                              sa.func.count())
-                    .where(run_findings.c.run_id.in_(chunk), status == "open")
-                    .group_by(run_findings.c.run_id,
-                              sa.func.lower(sa.func.coalesce(run_findings.c.severity, UNRATED)))):
-                open_findings.setdefault(run_id, {})[severity] = n
+                    sa.select(run_findings.c.run_id, run_findings.c.severity, sa.func.count())
+                    .where(run_findings.c.run_id.in_(chunk),
+                           sa.or_(status.is_(None), sa.func.lower(status) == "open"))
+                    .group_by(run_findings.c.run_id, run_findings.c.severity)):
+                name = (severity or UNRATED).lower()
+                counts = open_findings.setdefault(run_id, {})
+                counts[name] = counts.get(name, 0) + n
     known = sorted({row.profile_id for rs in levels.values() for row in rs})
     _check_profile(profile, known, "the latest runs")
     profiles: dict[str, dict[str, Any]] = {}
