@@ -127,7 +127,8 @@ def test_fail_on_regression(tmp_path: Path) -> None:
     result = run(["diff", str(better), str(worse), "--fail-on-regression"], 1)
     assert "ism3: regression: small-business level 3 -> 1" in result.output
     # without the flag a regression is reported, not an exit code
-    assert "REGRESSION:" in run(["diff", str(better), str(worse)], 0).output
+    out = run(["diff", str(better), str(worse)], 0).output
+    assert "REGRESSION (" in out and "  - small-business level 3 -> 1" in out
 
 
 def test_a_new_finding_is_a_regression(tmp_path: Path) -> None:
@@ -179,3 +180,13 @@ def test_a_tampered_report_is_exit_2_and_says_what_to_do(tmp_path: Path) -> None
     result = run(["diff", str(good), str(bad)], 2)
     assert "bad.json: the report does not match its own digests" in result.output
     assert "evaluate the bundle again" in result.output
+
+
+def test_the_table_cuts_long_evidence_lists_and_the_others_do_not(tmp_path: Path) -> None:
+    old = write(tmp_path / "a.json", report(NORTHWIND, "2025-12-31"))
+    new = write(tmp_path / "b.json", report(NORTHWIND, "2026-03-31"))
+    table = run(["diff", str(old), str(new)], 0).output
+    assert table.count("newly accepted  MET-") == 12
+    assert "... 68 more" in table and "all of them: -f json or -f markdown" in table
+    markdown = run(["diff", str(old), str(new), "-f", "markdown"], 0).output
+    assert markdown.count("| newly accepted |") == 80

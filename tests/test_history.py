@@ -329,6 +329,9 @@ def test_verify_intact(history_db: str, tmp_path: Path) -> None:
     assert "harbor-clinic: 1 run(s), chain intact" in out
     assert "northwind: 4 run(s), chain intact" in out
     assert "OK: 2 chain(s), 5 run(s) verified" in out
+    listing = json.loads(run(["history", "list", "northwind", "-f", "json", "--db", history_db],
+                             0).output)
+    assert f"chain intact, head {listing['runs'][-1]['chain_hash']}" in out
     assert "northwind: 4 run(s)" in run(["history", "verify", "northwind", "--db", history_db],
                                         0).output
 
@@ -382,12 +385,16 @@ def test_verify_finds_altered_runs(history_db: str, tmp_path: Path) -> None:
         conn.exec_driver_sql("UPDATE ism3_run_processes SET capability = 'none', rank = 0 "
                              "WHERE run_id = 3 AND process_id = 'OSP-11'")
         conn.exec_driver_sql("UPDATE ism3_runs SET recorded_at = '2020-01-01' WHERE id = 4")
+        conn.exec_driver_sql("UPDATE ism3_run_profiles SET achieved_level = 3 WHERE run_id = 1")
+        conn.exec_driver_sql("DELETE FROM ism3_run_gaps WHERE run_id = 4")
     engine.dispose()
     out = run(["history", "verify", "--db", history_db], 1).output
     assert "run 1: column as_of is '2026-01-15', its report says '2025-09-30'" in out
     assert "run 2: its stored report does not match its report sha256" in out
     assert "run 3: its process rows differ from its report" in out
     assert "run 4: its chain hash does not match its columns" in out
+    assert "run 1: its profile rows differ from its report" in out
+    assert "run 4: its gap rows differ from its report" in out
     # an altered report is refused wherever it is used
     assert "the stored report of run 2 does not match its recorded sha256" in run(
         ["history", "show", "2", "--db", history_db], 2).output
@@ -557,7 +564,8 @@ def test_the_migrated_schema_is_the_declared_schema(history_db: str) -> None:
 
 
 def test_two_processes_recording_at_once_lose_nothing(history_db: str, tmp_path: Path) -> None:
-    """Two processes extend the same two chains at once, each run its own transaction."""
+    """Two processes create the store and extend the same two chains at once, each run its
+    own transaction."""
     import subprocess
     import sys
 
@@ -576,11 +584,11 @@ def test_two_processes_recording_at_once_lose_nothing(history_db: str, tmp_path:
         "from ism3rules.history import open_store\n"
         "from ism3rules.report_check import load_report_file\n"
         "docs = [load_report_file(pathlib.Path(p)) for p in sys.argv[3:]]\n"
-        "store = open_store(sys.argv[1])\n"
         "while not pathlib.Path(sys.argv[2]).exists(): time.sleep(0.005)\n"
+        "store = open_store(sys.argv[1])\n"
         "for d in docs: store.record([d], 'record')\n"
         "store.close()\n")
-    open_store(history_db).close()       # created once; the race is on recording
+    # both processes open the new store at once (it is built once), then record at once
     procs = [subprocess.Popen([sys.executable, "-c", script, history_db, str(go), *files],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for files in batches]
@@ -592,6 +600,11 @@ def test_two_processes_recording_at_once_lose_nothing(history_db: str, tmp_path:
         found = store.runs()
         checks = store.verify()
     assert len(found) == 25                       # 24 distinct reports and the shared one
+    engine = _engine(history_db)
+    with engine.connect() as conn:
+        versions = conn.exec_driver_sql("SELECT version FROM ism3_schema_version").scalars().all()
+    engine.dispose()
+    assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1))
     assert len({r.report_sha256 for r in found}) == 25
     by_org = {c.organization_id: c for c in checks}
     assert by_org["alpha"].runs == 13 and by_org["beta"].runs == 12
@@ -604,3 +617,39 @@ def test_two_processes_recording_at_once_lose_nothing(history_db: str, tmp_path:
 def test_open_store_errors_are_history_errors(tmp_path: Path) -> None:
     with pytest.raises(HistoryError, match="does not exist"):
         open_store(str(tmp_path / "missing" / "h.sqlite"))
+
+
+def test_readers_are_not_blocked_by_a_writer(tmp_path: Path) -> None:
+    """SQLite in WAL mode: a long write transaction elsewhere does not stop list or trend."""
+    db = str(tmp_path / "h.sqlite")
+    _recorded(db, tmp_path)
+    with open_store(db) as store, store._write() as conn:     # holds the write lock
+        conn.exec_driver_sql("INSERT INTO ism3_heads VALUES ('zz', 0, 0, 'x')")
+        assert "northwind" in run(["history", "list", "--db", db], 0).output
+        assert "3/3" in run(["history", "trend", "northwind", "--db", db], 0).output
+        conn.exec_driver_sql("DELETE FROM ism3_heads WHERE organization_id = 'zz'")
+
+
+def test_backfill_is_bounded(tmp_path: Path) -> None:
+    out = run(["history", "backfill", str(NORTHWIND), "--every", "week", "--from", "2000-01-01",
+               "--to", "2030-12-31", "--db", str(tmp_path / "h.sqlite")], 2).output
+    assert "at most 1000 evaluations per backfill" in out
+
+
+def test_documents_are_deterministic(history_db: str, tmp_path: Path) -> None:
+    _recorded(history_db, tmp_path)
+    for command in (["history", "trend", "northwind"], ["history", "portfolio"],
+                    ["diff", "1", "4"]):
+        first = run([*command, "-f", "json", "--db", history_db], 0).output
+        assert first == run([*command, "-f", "json", "--db", history_db], 0).output
+
+
+def test_a_file_named_like_a_run_id_is_a_file(history_db: str, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    files = _recorded(history_db, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(files[0], tmp_path / "4")
+    document = json.loads(run(["diff", "4", "run:4", "-f", "json", "--db", history_db],
+                              0).output)
+    assert document["old"]["report"] == "4" and document["old"]["run"] is None
+    assert document["new"]["run"] == 4

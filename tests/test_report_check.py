@@ -78,6 +78,11 @@ def test_incomplete_report_names_each_missing_field() -> None:
     assert "inputs: missing or not an object" in message
     assert "organization.id: empty" in message
     assert "processes.OSP-3.capability: unknown capability 'superb'" in message
+    for proc in document["processes"].values():
+        del proc["rank"]
+    message = str(pytest.raises(ReportError, parse_report, json.dumps(document).encode(),
+                                "r.json").value)
+    assert len(message.splitlines()) == 12 and message.endswith("... and 38 more")
 
 
 def _edit_file_digest(d: dict[str, Any]) -> None:

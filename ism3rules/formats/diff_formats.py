@@ -14,6 +14,8 @@ from tabulate import tabulate
 
 from ._common import md, md_code, md_table, text
 
+EVIDENCE_ROWS = 12   # per kind of change in the table; json and markdown list every item
+
 
 def _describe(entry: dict[str, Any]) -> str:
     org = entry["organization"]
@@ -52,7 +54,8 @@ def render_diff_table(diff: dict[str, Any]) -> str:
         out.append("")
     out.append(f"Summary: {_summary_line(diff['summary'])}")
     if diff["regressions"]:
-        out.append("REGRESSION: " + "; ".join(text(r) for r in diff["regressions"]))
+        out.append(f"REGRESSION ({len(diff['regressions'])}):")
+        out += [f"  - {text(r)}" for r in diff["regressions"]]
     out.append("")
     if diff["profiles"]:
         out.append("Maturity")
@@ -96,15 +99,19 @@ def render_diff_table(diff: dict[str, Any]) -> str:
                             disable_numparse=True, maxcolwidths=[None, None, None, None, 70]))
         out.append("")
     evidence = diff["evidence"]
-    evidence_rows = [[label, text(e["id"]), text(e.get("process")), text(e.get("kind")),
-                      text(e.get("reason") or (f"sha256 {text(e.get('old_sha256'))[:12]}... -> "
-                                               f"{text(e.get('new_sha256'))[:12]}..."
-                                               if key == "changed" else ""))]
-                     for key, label in (("added", "added"), ("removed", "removed"),
-                                        ("newly_rejected", "newly rejected"),
-                                        ("newly_accepted", "newly accepted"),
-                                        ("changed", "file changed"))
-                     for e in evidence[key]]
+    evidence_rows = []
+    for key, label in (("added", "added"), ("removed", "removed"),
+                       ("newly_rejected", "newly rejected"), ("newly_accepted", "newly accepted"),
+                       ("changed", "file changed")):
+        for e in evidence[key][:EVIDENCE_ROWS]:
+            detail = e.get("reason") or (f"sha256 {text(e.get('old_sha256'))[:12]}... -> "
+                                         f"{text(e.get('new_sha256'))[:12]}..."
+                                         if key == "changed" else "")
+            evidence_rows.append([label, text(e["id"]), text(e.get("process")),
+                                  text(e.get("kind")), text(detail)])
+        if len(evidence[key]) > EVIDENCE_ROWS:
+            evidence_rows.append([label, f"... {len(evidence[key]) - EVIDENCE_ROWS} more",
+                                  "", "", "all of them: -f json or -f markdown"])
     if evidence_rows:
         out.append("Evidence")
         out.append(tabulate(evidence_rows, headers=["change", "item", "process", "kind",
@@ -127,7 +134,7 @@ def _md_describe(entry: dict[str, Any]) -> str:
     org = entry["organization"]
     where = f"run {entry['run']}" if entry.get("run") is not None else md_code(entry["report"])
     return (f"{where}: {md(org['name'])} ({md_code(org['id'])}), as of "
-            f"{md(entry.get('as_of') or 'no date')}, ism3rules {md(entry.get('tool_version'))}, "
+            f"{md(entry.get('as_of') or 'no date')}, ism3rules {md_code(entry.get('tool_version'))}, "
             f"report sha256 {md_code(entry['report_sha256'])}")
 
 

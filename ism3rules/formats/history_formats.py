@@ -23,6 +23,7 @@ from ._common import csv_cell, text
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ARROWS = {"up": "↑", "down": "↓", "same": "→", "new": "·"}
 CAPABILITIES = ("none", "initial", "managed", "defined", "controlled", "optimized")
+SHORT = ("none", "init", "man", "def", "ctrl", "opt")
 # the report's capability palette (formats/html.py), light to dark
 RANK_FILL = ("#f1f3f5", "#d0e2f2", "#9ec5e8", "#5b9bd5", "#2e75b6", "#1f4e79")
 LINE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
@@ -51,13 +52,12 @@ def render_runs_table(document: dict[str, Any]) -> str:
         return "no runs recorded\n"
     rows = [[r["run"], text(r["organization"]["id"]), text(r["as_of"]),
              ", ".join(f"{text(p)} {lv['achieved']}/{lv['max']}" for p, lv in r["levels"].items()),
-             text(r["tool_version"]), text(r["source"]), text(r["recorded_at"])[:19],
-             text(r["report_sha256"])[:12]]
+             text(r["source"]), text(r["recorded_at"])[:16].replace("T", " ")]
             for r in document["runs"]]
-    return str(tabulate(rows, headers=["run", "organization", "as of", "levels", "tool", "source",
-                                       "recorded (UTC)", "report sha256"],
+    return str(tabulate(rows, headers=["run", "organization", "as of", "levels", "source",
+                                       "recorded (UTC)"],
                         tablefmt="simple", disable_numparse=True,
-                        maxcolwidths=[None, None, None, 50, None, None, None, None])) + "\n"
+                        maxcolwidths=[None, 30, None, 60, None, None])) + "\n"
 
 
 def render_runs_csv(document: dict[str, Any]) -> str:
@@ -98,9 +98,11 @@ def render_trend_table(trend: dict[str, Any]) -> str:
                      if point["criteria_changed"] else "")
         rows.append(cells)
     out = [f"Trend: {text(org['name'])} ({text(org['id'])}), {len(rows)} run(s)", "",
-           tabulate(rows, headers=["as of", "run", *(text(p) for p in profiles), *CAPABILITIES,
-                                   "criteria changed"],
-                    tablefmt="simple", disable_numparse=True)]
+           tabulate(rows, headers=["as of", "run", *(text(p) for p in profiles), *SHORT,
+                                   "criteria"],
+                    tablefmt="simple", disable_numparse=True),
+           "", "Level reached / levels, with the change since the run before; processes at "
+           "each capability (none, initial, managed, defined, controlled, optimized)."]
     if any(p["criteria_changed"] for p in trend["points"]):
         out += ["", "* the rules or a profile changed since the point before: a level that "
                 "moved there may have moved because the criteria moved, not by progress."]

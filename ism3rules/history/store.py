@@ -15,6 +15,7 @@ Every write is one transaction: a failure leaves nothing half written.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import time
@@ -28,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..errors import HistoryError
-from ..report_check import canonical_json, check_report, report_sha256
+from ..report_check import canonical_json, check_report
 from . import rows as derive
 from .migrations import check_version, migrate, stored_version
 from .schema import (SCHEMA_VERSION, heads, run_findings, run_gaps, run_processes, run_profiles,
@@ -245,11 +246,14 @@ class Store:
             raise ValueError(f"unknown source {source!r}")
         for index, document in enumerate(documents):
             check_report(document, f"report {index + 1}")
-        prepared = [(d, canonical_json(d)) for d in documents]
+        prepared = []
+        for document in documents:
+            text = canonical_json(document)
+            prepared.append((document, text, hashlib.sha256(text.encode("utf-8")).hexdigest()))
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with self._write() as conn:
-                    return [self._record_one(conn, d, text, source) for d, text in prepared]
+                    return [self._record_one(conn, *entry, source) for entry in prepared]
             except (_Conflict, sa.exc.IntegrityError) as exc:
                 if attempt == MAX_ATTEMPTS - 1:
                     raise HistoryError(f"{self.location.display}: other processes kept "
@@ -262,9 +266,8 @@ class Store:
                 raise self._error(exc, "recorded") from exc
         raise AssertionError("unreachable")
 
-    def _record_one(self, conn: sa.Connection, document: dict[str, Any], text: str,
+    def _record_one(self, conn: sa.Connection, document: dict[str, Any], text: str, sha: str,
                     source: str) -> Recorded:
-        sha = report_sha256(document)
         values = derive.run_values(document)
         org = values["organization_id"]
         found = conn.execute(sa.select(runs.c.id, runs.c.organization_id, runs.c.as_of)
@@ -350,7 +353,6 @@ class Store:
         Raises:
             HistoryError: no such run, or its stored report was altered.
         """
-        import hashlib
         import json
 
         run = self.run(run_id)
