@@ -101,7 +101,7 @@ def test_record_refuses_every_report_if_one_is_bad(history_db: str, tmp_path: Pa
 
 def test_unknown_run_and_organization(history_db: str, tmp_path: Path) -> None:
     _recorded(history_db, tmp_path)
-    assert "no run 9 (runs are numbered 1 to 4)" in run(
+    assert "no run 9 (the last run is 4)" in run(
         ["history", "show", "9", "--db", history_db], 2).output
     assert "'nine' is not a run id" in run(["history", "show", "nine", "--db", history_db],
                                            2).output
@@ -411,7 +411,7 @@ def test_diff_runs_and_files(history_db: str, tmp_path: Path) -> None:
     mixed = json.loads(run(["diff", "1", str(files[3]), "-f", "json", "--db", history_db],
                            0).output)
     assert mixed["old"]["run"] == 1 and mixed["new"]["report"] == str(files[3])
-    assert "no run 12 (runs are numbered 1 to 4)" in run(["diff", "1", "12", "--db", history_db],
+    assert "no run 12 (the last run is 4)" in run(["diff", "1", "12", "--db", history_db],
                                                          2).output
     run(["diff", "3", "2", "--db", history_db, "--fail-on-regression"], 1)
 
@@ -653,3 +653,31 @@ def test_a_file_named_like_a_run_id_is_a_file(history_db: str, tmp_path: Path,
                               0).output)
     assert document["old"]["report"] == "4" and document["old"]["run"] is None
     assert document["new"]["run"] == 4
+
+
+def test_a_writer_that_lost_the_race_goes_on_from_the_new_head(history_db: str) -> None:
+    """A writer extends a chain while another has not committed yet: the second waits
+    (SQLite: for the write lock; PostgreSQL: on the chain's unique position, then retries
+    on the new head), and the chain stays one line."""
+    import threading
+
+    from ism3rules.report_check import report_sha256
+
+    first, second = open_store(history_db), open_store(history_db)
+    docs = [derived(report(HARBOR), org="alpha", as_of=f"2027-02-0{i}") for i in (1, 2, 3)]
+    first.record([docs[0]], "record")
+    outcome: list[Any] = []
+    waiter = threading.Thread(target=lambda: outcome.append(second.record([docs[2]], "record")))
+    with first._write() as conn:
+        first._record_one(conn, docs[1], canonical_json(docs[1]), report_sha256(docs[1]),
+                          "record")
+        waiter.start()
+        waiter.join(1.0)
+        assert waiter.is_alive()          # it cannot go on while the first is uncommitted
+    waiter.join(120)
+    assert outcome and outcome[0][0].new
+    found = {r.report_sha256: r.seq for r in first.runs("alpha")}
+    assert [found[report_sha256(d)] for d in docs] == [1, 2, 3]
+    assert all(check.intact for check in first.verify())
+    first.close()
+    second.close()

@@ -163,6 +163,11 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(orig).__name__
 
 
+def _is_duplicate(exc: BaseException) -> bool:
+    """Whether a write failed on a unique key: another writer got there first."""
+    return _sqlstate(exc) == "23505" or "UNIQUE constraint failed" in _first_line(exc)
+
+
 def _sqlstate(exc: BaseException) -> str | None:
     orig = getattr(exc, "orig", None)
     return getattr(orig, "sqlstate", None)
@@ -255,6 +260,8 @@ class Store:
                 with self._write() as conn:
                     return [self._record_one(conn, *entry, source) for entry in prepared]
             except (_Conflict, sa.exc.IntegrityError) as exc:
+                if isinstance(exc, sa.exc.IntegrityError) and not _is_duplicate(exc):
+                    raise self._error(exc, "recorded") from exc
                 if attempt == MAX_ATTEMPTS - 1:
                     raise HistoryError(f"{self.location.display}: other processes kept "
                                        f"recording the same organizations ({exc}); nothing "
@@ -341,7 +348,7 @@ class Store:
             row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
             if row is None:
                 last = conn.execute(sa.select(sa.func.max(runs.c.id))).scalar()
-                hint = (f"runs are numbered 1 to {last}" if last else "the store has no runs")
+                hint = (f"the last run is {last}" if last else "the store has no runs")
                 raise HistoryError(f"{self.location.display}: no run {run_id} ({hint}); "
                                    "`ism3 history list` shows them")
             levels = self._levels(conn, [run_id])
