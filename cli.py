@@ -605,7 +605,8 @@ def _record_batch(result: Any, store: Any, scratch: bool) -> Any:
 
     done = [o for o in result.outcomes if o.ok and o.report]
     with store:
-        recorded = store.record([load_report_file(Path(o.report)) for o in done], "batch")
+        recorded = store.record_from([functools.partial(load_report_file, Path(o.report))
+                                      for o in done], "batch")
     new = sum(1 for r in recorded if r.new)
     click.echo(f"ism3: recorded {new} run(s), {len(recorded) - new} already recorded, in "
                f"{store.location.display}", err=True)
@@ -713,16 +714,17 @@ def _report_paths(paths: tuple[Path, ...]) -> list[Path]:
 def history_record(reports: tuple[Path, ...], db: str | None) -> None:
     """Record JSON reports (files, or folders of them) in the history database.
 
-    Every report is read and checked first (an ism3-report/1 document whose digests
-    match its content); then all are recorded in one transaction. A report recorded
-    before is not recorded again.
+    Every report is read and checked (an ism3-report/1 document whose digests match
+    its content) and all are recorded in one transaction: one bad report and none is
+    recorded. A report recorded before is not recorded again.
     """
     from ism3rules.report_check import load_report_file
 
     files = _report_paths(reports)
-    documents = [load_report_file(path) for path in files]
-    with _open_store(db) as store:
-        _say_recorded(store.record(documents, "record"), store, labels=[str(f) for f in files])
+    with _open_store(db) as store:     # each report is read and checked in the transaction
+        recorded = store.record_from([functools.partial(load_report_file, f) for f in files],
+                                     "record")
+        _say_recorded(recorded, store, labels=[str(f) for f in files])
 
 
 @history.command("list")

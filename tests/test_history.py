@@ -669,8 +669,7 @@ def test_a_writer_that_lost_the_race_goes_on_from_the_new_head(history_db: str) 
     outcome: list[Any] = []
     waiter = threading.Thread(target=lambda: outcome.append(second.record([docs[2]], "record")))
     with first._write() as conn:
-        first._record_one(conn, docs[1], canonical_json(docs[1]), report_sha256(docs[1]),
-                          "record")
+        first._record_one(conn, docs[1], "record")
         waiter.start()
         waiter.join(1.0)
         assert waiter.is_alive()          # it cannot go on while the first is uncommitted

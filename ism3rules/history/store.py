@@ -15,11 +15,12 @@ Every write is one transaction: a failure leaves nothing half written.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -240,25 +241,32 @@ class Store:
     # -- writing --------------------------------------------------------------------
 
     def record(self, documents: Sequence[dict[str, Any]], source: str) -> list[Recorded]:
-        """Record checked report documents, in one transaction; a report recorded
-        before is a no-op (its run is returned with `new` False).
+        """Record report documents in one transaction; a report recorded before is a
+        no-op (its run is returned with `new` False).
 
         Raises:
             ReportError: a document fails `check_report` (nothing is recorded).
             HistoryError: the database cannot be written (nothing is recorded).
         """
+        return self.record_from([functools.partial(lambda d: d, d) for d in documents], source)
+
+    def record_from(self, loaders: Sequence[Callable[[], dict[str, Any]]],
+                    source: str) -> list[Recorded]:
+        """As `record`, with each report read by calling its loader inside the transaction
+        (and again if the transaction is retried), so only one report is in memory at a
+        time however many are recorded.
+
+        Raises:
+            ReportError: a loader raises it, or a report fails `check_report`
+                (nothing is recorded).
+            HistoryError: the database cannot be written (nothing is recorded).
+        """
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}")
-        for index, document in enumerate(documents):
-            check_report(document, f"report {index + 1}")
-        prepared = []
-        for document in documents:
-            text = canonical_json(document)
-            prepared.append((document, text, hashlib.sha256(text.encode("utf-8")).hexdigest()))
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with self._write() as conn:
-                    return [self._record_one(conn, *entry, source) for entry in prepared]
+                    return [self._record_one(conn, load(), source) for load in loaders]
             except (_Conflict, sa.exc.IntegrityError) as exc:
                 if isinstance(exc, sa.exc.IntegrityError) and not _is_duplicate(exc):
                     raise self._error(exc, "recorded") from exc
@@ -273,8 +281,11 @@ class Store:
                 raise self._error(exc, "recorded") from exc
         raise AssertionError("unreachable")
 
-    def _record_one(self, conn: sa.Connection, document: dict[str, Any], text: str, sha: str,
+    def _record_one(self, conn: sa.Connection, document: dict[str, Any],
                     source: str) -> Recorded:
+        check_report(document, "report")
+        text = canonical_json(document)
+        sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
         values = derive.run_values(document)
         org = values["organization_id"]
         found = conn.execute(sa.select(runs.c.id, runs.c.organization_id, runs.c.as_of)
