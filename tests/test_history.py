@@ -680,3 +680,14 @@ def test_a_writer_that_lost_the_race_goes_on_from_the_new_head(history_db: str) 
     assert all(check.intact for check in first.verify())
     first.close()
     second.close()
+
+
+def test_batch_record_keeps_the_good_bundles_of_a_batch_with_a_broken_one(
+        history_db: str, tmp_path: Path) -> None:
+    folder = tmp_path / "bundles"
+    shutil.copytree(HARBOR, folder / "clinic")
+    (folder / "broken").mkdir()
+    (folder / "broken" / "bundle.yaml").write_text("schema: ism3-evidence/1\nevidence: 3\n")
+    result = run(["batch", str(folder), "-j", "1", "-q", "--record", "--db", history_db], 2)
+    assert "recorded 1 run(s), 0 already recorded" in result.stderr
+    assert "harbor-clinic" in run(["history", "list", "--db", history_db], 0).output
