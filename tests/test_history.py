@@ -286,9 +286,11 @@ def test_portfolio_of_an_empty_store(history_db: str) -> None:
 
 def test_untrusted_names_are_escaped(history_db: str, tmp_path: Path) -> None:
     hostile = '<script>alert("x")</script>\x1b[2J & "quotes"'
-    files = [write(tmp_path / f"e{i}.json",
-                   derived(report(NORTHWIND, day), org="evil", name=hostile))
-             for i, day in enumerate(QUARTERS[:2])]
+    documents = [derived(report(NORTHWIND, day), org="evil", name=hostile)
+                 for day in QUARTERS[:2]]
+    for document in documents:       # a profile id that a spreadsheet would run
+        document["profiles"][0]["id"] = document["inputs"]["profiles"][0]["id"] = "=cmd|x"
+    files = [write(tmp_path / f"e{i}.json", d) for i, d in enumerate(documents)]
     run(["history", "record", *map(str, files), "--db", history_db], 0)
     for command in (["history", "trend", "evil"], ["history", "portfolio"]):
         page = run([*command, "-f", "html", "--db", history_db], 0).output
@@ -296,7 +298,8 @@ def test_untrusted_names_are_escaped(history_db: str, tmp_path: Path) -> None:
         assert "Content-Security-Policy" in page and "default-src 'none'" in page
         table = run([*command, "--db", history_db], 0).output
         assert "\x1b" not in table
-        assert "\x1b" not in run([*command, "-f", "csv", "--db", history_db], 0).output
+        csv_out = run([*command, "-f", "csv", "--db", history_db], 0).output
+        assert "\x1b" not in csv_out and ",=cmd" not in csv_out and "'=cmd|x" in csv_out
 
 
 # -- verify: the chain detects what was deleted or altered --------------------------------------

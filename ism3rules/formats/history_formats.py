@@ -37,7 +37,7 @@ def _json(document: dict[str, Any]) -> str:
 def _csv(header: list[str], rows: list[list[Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow([csv_cell(h) for h in header])    # profile ids come from reports too
     for row in rows:
         writer.writerow([csv_cell(c) if isinstance(c, str) else ("" if c is None else c)
                          for c in row])
