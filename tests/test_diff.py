@@ -190,3 +190,17 @@ def test_the_table_cuts_long_evidence_lists_and_the_others_do_not(tmp_path: Path
     assert "... 68 more" in table and "all of them: -f json or -f markdown" in table
     markdown = run(["diff", str(old), str(new), "-f", "markdown"], 0).output
     assert markdown.count("| newly accepted |") == 80
+
+
+def test_every_history_format_choice_has_a_renderer() -> None:
+    import cli
+    from ism3rules.formats.diff_formats import DIFF_FORMATS
+    from ism3rules.formats.history_formats import (PORTFOLIO_FORMATS, RUNS_FORMATS,
+                                                    TREND_FORMATS)
+    from ism3rules.history.backfill import EVERY
+
+    assert set(cli.DIFF_FORMAT_CHOICES) == set(DIFF_FORMATS)
+    assert set(cli.RUNS_FORMAT_CHOICES) == set(RUNS_FORMATS)
+    assert set(cli.TREND_FORMAT_CHOICES) == set(TREND_FORMATS)
+    assert set(cli.PORTFOLIO_FORMAT_CHOICES) == set(PORTFOLIO_FORMATS)
+    assert cli.EVERY_CHOICES == EVERY
