@@ -329,10 +329,10 @@ class Store:
         query = sa.select(runs)
         if organization is not None:
             query = query.where(runs.c.organization_id == organization)
-        query = query.order_by(runs.c.organization_id, sa.func.coalesce(runs.c.as_of, ""),
-                               runs.c.id)
         with self._read() as conn:
-            found = conn.execute(query).all()
+            # sorted here, not by the database: the same order whatever its collation
+            found = sorted(conn.execute(query).all(),
+                           key=lambda r: (r.organization_id, r.as_of or "", r.id))
             levels = self._levels(conn, [r.id for r in found])
         return [_run(r, levels.get(r.id, ())) for r in found]
 
@@ -391,8 +391,7 @@ class Store:
     def organizations(self) -> list[str]:
         """The organizations with at least one run, sorted."""
         with self._read() as conn:
-            return list(conn.execute(sa.select(runs.c.organization_id).distinct()
-                                     .order_by(runs.c.organization_id)).scalars())
+            return sorted(conn.execute(sa.select(runs.c.organization_id).distinct()).scalars())
 
     # -- verifying ------------------------------------------------------------------
 
