@@ -155,3 +155,28 @@ def test_edited_but_consistent_fields_outside_digests_pass(tmp_path: Path) -> No
     document["organization"]["name"] = "Renamed"
     assert load_report_file(write(tmp_path / "r.json", document))["organization"]["name"] == \
         "Renamed"
+
+
+def test_reports_of_every_rule_case_bundle_and_an_exclusion_pass(tmp_path: Path) -> None:
+    """Roles, findings, service levels, metric specifications, exclusions: the checks hold
+    for every shape of report the rule cases produce."""
+    from test_rule_cases import _bundle_cases, _write_case_bundle
+
+    from conftest import doc_item, write_bundle
+    from ism3rules.api import evaluate_bundle
+
+    cases = [c.values[1] for c in _bundle_cases() if "facts" not in c.values[1]]
+    assert len(cases) > 20
+    for number, case in enumerate(cases):
+        root = _write_case_bundle(tmp_path / f"case{number}", case)
+        parse_report(render_json(evaluate_bundle(root)).encode(), case["name"])
+    excluded = write_bundle(
+        tmp_path / "excluded",
+        [doc_item("OSP-3"), doc_item("OSP-10"),
+         {"id": "EXC-OSP24", "process": "OSP-24", "kind": "exclusion",
+          "justification": "Handled by the group SOC.", "approver": "Director"}],
+        files={"docs/OSP-3.md": "# 3\n", "docs/OSP-10.md": "# 10\n"})
+    document = evaluate_bundle(excluded)
+    assert any(r["status"] == "excluded" for p in document["profiles"] for lv in p["levels"]
+               for r in lv["requirements"])
+    parse_report(render_json(document).encode(), "excluded")
