@@ -197,6 +197,13 @@ def _cli(*args: str) -> Callable[[], Any]:
     return go
 
 
+def _python(code: str) -> Callable[[], Any]:
+    def go() -> None:
+        subprocess.run([sys.executable, "-c", code], check=True)
+
+    return go
+
+
 def measure(db: Path, files: Path, repeats: int) -> dict[str, list[float]]:
     """Interleaved timings of every way of answering, `repeats` times each."""
     from ism3rules.history import open_store
@@ -204,6 +211,8 @@ def measure(db: Path, files: Path, repeats: int) -> dict[str, list[float]]:
 
     url = str(db)
     actions: dict[str, Callable[[], Any]] = {
+        "start-up: ism3 --version (CLI)": _cli("--version"),
+        "start-up: python -c 'import sqlalchemy'": _python("import sqlalchemy"),
         "trend, 10 runs: ism3 history trend (CLI)": _cli("history", "trend", "org-0007", "-f",
                                                         "json", "--db", url),
         "trend, 10 runs: store, in-process": lambda: _in(url, lambda s: trend(s, "org-0007")),
@@ -217,6 +226,8 @@ def measure(db: Path, files: Path, repeats: int) -> dict[str, list[float]]:
         "portfolio: store, in-process": lambda: _in(url, portfolio),
         "portfolio: files, in-process": lambda: portfolio_from_files(files),
     }
+    if not files.is_dir():
+        actions = {k: v for k, v in actions.items() if "files" not in k}
     open_store(url).close()
     for action in actions.values():   # warm the page cache and the bytecode once
         action()
@@ -259,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--reuse", action="store_true",
-                        help="Reuse the store and files of an earlier run with as many runs.")
+                        help="Reuse the store (and the files, if kept) of an earlier run with "
+                             "as many runs; without the files only the store is timed.")
     parser.add_argument("--keep", action="store_true",
                         help="Keep the scratch report files (several GB) afterwards.")
     args = parser.parse_args(argv)
@@ -267,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     db, files = OUT / f"history-{args.runs}.sqlite", OUT / f"history-{args.runs}-reports"
     load_before = _load()
     figures = None
-    if not (args.reuse and db.is_file() and files.is_dir()):
+    if not (args.reuse and db.is_file()):
         bases = base_reports(OUT / "history-base")
         figures = build(args.runs, db, files, bases)
         print(f"recorded {args.runs} runs in {figures['seconds']:.0f} s", flush=True)

@@ -28,9 +28,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .digests import FileDigest, combined_digest, normalise
 from .errors import ReportError
-from .report import SCHEMA
+
+SCHEMA = "ism3-report/1"      # report.SCHEMA, not imported: reading the history needs no loaders
 
 MAX_REPORT_BYTES = 64 * 1024 * 1024
 CAPABILITIES = ("none", "initial", "managed", "defined", "controlled", "optimized")
@@ -248,6 +248,8 @@ def check_report(document: dict[str, Any], source: str) -> None:
 
 def _check_digests(c: _Checker, document: dict[str, Any], files: dict[str, str | None]) -> None:
     """Recompute what the report says about itself (its shape is already checked)."""
+    from .digests import FileDigest, combined_digest, normalise
+
     inputs = document["inputs"]
     combined = combined_digest(FileDigest(p, s) for p, s in files.items())
     if inputs["bundle_sha256"] != combined:

@@ -180,3 +180,9 @@ def test_reports_of_every_rule_case_bundle_and_an_exclusion_pass(tmp_path: Path)
     assert any(r["status"] == "excluded" for p in document["profiles"] for lv in p["levels"]
                for r in lv["requirements"])
     parse_report(render_json(document).encode(), "excluded")
+
+
+def test_the_schema_name_is_the_reports() -> None:
+    from ism3rules import report, report_check
+
+    assert report_check.SCHEMA == report.SCHEMA
