@@ -150,22 +150,37 @@ def portfolio(store: Store, profile: str | None = None) -> dict[str, Any]:
     Raises:
         HistoryError: `profile` is in no run.
     """
+    # the two latest runs of each organization, from the (organization, as_of, id) index
     rank = sa.func.row_number().over(
         partition_by=runs.c.organization_id,
         order_by=(sa.func.coalesce(runs.c.as_of, "").desc(), runs.c.id.desc())).label("rn")
-    total = sa.func.count().over(partition_by=runs.c.organization_id).label("total")
-    ranked = sa.select(runs.c.id, runs.c.organization_id, runs.c.organization_name,
-                       runs.c.as_of, runs.c.rules_sha256, rank, total).subquery()
+    ranked = sa.select(runs.c.organization_id, rank, runs.c.id).subquery()
+    latest: dict[str, int] = {}
+    previous: dict[str, int] = {}
     with store._read() as conn:
-        rows = conn.execute(sa.select(ranked).where(ranked.c.rn <= 2)
-                            .order_by(ranked.c.organization_id, ranked.c.rn)).all()
-        latest = {r.organization_id: r for r in rows if r.rn == 1}
-        previous = {r.organization_id: r for r in rows if r.rn == 2}
-        levels = _profile_levels(conn, [r.id for r in rows])
+        for org, rn, run_id in conn.execute(sa.select(ranked).where(ranked.c.rn <= 2)):
+            (latest if rn == 1 else previous)[org] = run_id
+        totals: dict[str, int] = {
+            org: n for org, n in conn.execute(sa.select(runs.c.organization_id, sa.func.count())
+                                              .group_by(runs.c.organization_id))}
+        ids = [*latest.values(), *previous.values()]
+        info: dict[int, tuple[str, str | None, str]] = {}
+        levels: dict[int, list[tuple[str, str | None, str | None, int, int]]] = {}
         open_findings: dict[int, dict[str, int]] = {}
-        latest_ids = [r.id for r in latest.values()]
         status = run_findings.c.status
-        for chunk in _chunks(latest_ids):
+        for chunk in _chunks(ids):
+            for run_id, name, as_of, rules in conn.execute(
+                    sa.select(runs.c.id, runs.c.organization_name, runs.c.as_of,
+                              runs.c.rules_sha256).where(runs.c.id.in_(chunk))):
+                info[run_id] = (name, as_of, rules)
+            for run_id, pid, pname, sha, achieved, maximum in conn.execute(
+                    sa.select(run_profiles.c.run_id, run_profiles.c.profile_id,
+                              run_profiles.c.profile_name, run_profiles.c.profile_sha256,
+                              run_profiles.c.achieved_level, run_profiles.c.max_level)
+                    .where(run_profiles.c.run_id.in_(chunk))
+                    .order_by(run_profiles.c.run_id, run_profiles.c.position)):
+                levels.setdefault(run_id, []).append((pid, pname, sha, achieved, maximum))
+        for chunk in _chunks(list(latest.values())):
             for run_id, severity, n in conn.execute(
                     sa.select(run_findings.c.run_id, run_findings.c.severity, sa.func.count())
                     .where(run_findings.c.run_id.in_(chunk),
@@ -174,36 +189,34 @@ def portfolio(store: Store, profile: str | None = None) -> dict[str, Any]:
                 name = (severity or UNRATED).lower()
                 counts = open_findings.setdefault(run_id, {})
                 counts[name] = counts.get(name, 0) + n
-    known = sorted({row.profile_id for rs in levels.values() for row in rs})
+    known = sorted({entry[0] for rows in levels.values() for entry in rows})
     _check_profile(profile, known, "the latest runs")
     profiles: dict[str, dict[str, Any]] = {}
     organizations = []
-    for org, run in sorted(latest.items()):
+    for org in sorted(latest):
+        run_id = latest[org]
+        name, as_of, rules = info[run_id]
         before = previous.get(org)
-        old = {row.profile_id: row for row in levels.get(before.id, [])} if before else {}
-        rules_changed = before is not None and before.rules_sha256 != run.rules_sha256
+        old = {entry[0]: entry for entry in levels.get(before, [])} if before else {}
+        rules_changed = before is not None and info[before][2] != rules
         entry_levels: dict[str, Any] = {}
-        for row in levels.get(run.id, []):
-            if profile is not None and row.profile_id != profile:
+        for pid, pname, sha, achieved, maximum in levels.get(run_id, []):
+            if profile is not None and pid != profile:
                 continue
-            profiles.setdefault(row.profile_id, {"id": row.profile_id, "name": row.profile_name,
-                                                 "max_level": row.max_level})
-            prior = old.get(row.profile_id)
-            trend_word = ("new" if prior is None
-                          else "up" if row.achieved_level > prior.achieved_level
-                          else "down" if row.achieved_level < prior.achieved_level else "same")
-            entry_levels[row.profile_id] = {
-                "achieved": row.achieved_level, "max": row.max_level,
-                "previous": prior.achieved_level if prior is not None else None,
+            profiles.setdefault(pid, {"id": pid, "name": pname, "max_level": maximum})
+            prior = old.get(pid)
+            trend_word = ("new" if prior is None else "up" if achieved > prior[3]
+                          else "down" if achieved < prior[3] else "same")
+            entry_levels[pid] = {
+                "achieved": achieved, "max": maximum,
+                "previous": prior[3] if prior is not None else None,
                 "trend": trend_word,
-                "criteria_changed": prior is not None and (
-                    prior.profile_sha256 != row.profile_sha256 or rules_changed),
+                "criteria_changed": prior is not None and (prior[2] != sha or rules_changed),
             }
-        by_severity = open_findings.get(run.id, {})
+        by_severity = open_findings.get(run_id, {})
         organizations.append({
-            "id": org, "name": run.organization_name, "run": run.id, "as_of": run.as_of,
-            "runs": run.total, "previous_run": before.id if before else None,
-            "levels": entry_levels,
+            "id": org, "name": name, "run": run_id, "as_of": as_of, "runs": totals[org],
+            "previous_run": before, "levels": entry_levels,
             "findings": {"open": sum(by_severity.values()),
                          "by_severity": {k: by_severity[k]
                                          for k in sorted(by_severity, key=_severity_order)}},
