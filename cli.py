@@ -263,6 +263,14 @@ rules_dir_option = click.option(
     "--rules-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Folder of rule files to use instead of the shipped rules/.")
 
+db_option = click.option(
+    "--db", "db", default=None, metavar="URL",
+    help="History database: a file path, sqlite:///PATH or postgresql://USER@HOST/DB. "
+         "Default: $ISM3_DB, else $XDG_DATA_HOME/ism3/history.sqlite.")
+record_option = click.option(
+    "--record", is_flag=True, default=False,
+    help="Also record the report(s) in the history database (--db; --db implies --record).")
+
 
 @click.group(cls=_Ism3Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ism3rules", prog_name="ism3")
@@ -305,11 +313,14 @@ def main() -> None:
               metavar="PATH",
               help="For --format html: a Jinja2 template to render the report with instead "
                    "of the shipped one (docs/auditing.md lists what it receives).")
+@record_option
+@db_option
 @limits_options
 def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, output: Path | None,
              rules_dir: Path | None, targets: tuple[tuple[str, int], ...] = (),
              timestamp: bool = False, as_of: Any = None, review: Path | None = None,
-             template: Path | None = None, limits: Limits | None = None) -> None:
+             template: Path | None = None, record: bool = False, db: str | None = None,
+             limits: Limits | None = None) -> None:
     """Evaluate BUNDLE (a folder with bundle.yaml): capabilities and maturity levels."""
     from ism3rules.api import evaluate_bundle
     from ism3rules.formats import FORMATS
@@ -317,6 +328,7 @@ def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, outpu
     fmt = choose_format(fmt, output, FORMAT_CHOICES)
     if template is not None and fmt != "html":
         raise click.UsageError("--template applies to --format html only")
+    store = _open_store(db) if record or db else None   # an unusable database fails first
     with _cyclic_gc_paused():
         document = evaluate_bundle(bundle, profile_refs, rules_dir, as_of=as_of, limits=limits,
                                    review=review)
@@ -327,6 +339,9 @@ def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, outpu
         from ism3rules.report import with_timestamp
 
         document = with_timestamp(document, datetime.now(UTC))
+    if store is not None:
+        with store:
+            _say_recorded(store.record([document], "evaluate"), store, err=True)
     if template is not None:
         from ism3rules.formats.html import render_html_with
 
@@ -1015,12 +1030,15 @@ def _parse_shard(_ctx: click.Context, _param: click.Parameter, value: str | None
               help="With --executor dask: the scheduler to use (tcp://host:8786). Default: a "
                    "local cluster of --jobs worker processes.")
 @rules_dir_option
+@record_option
+@db_option
 @limits_options
 def batch(paths: tuple[Path, ...], profile_refs: tuple[str, ...], jobs: int | None,
           fmt: str | None,
           output: Path | None, reports_dir: Path | None, quiet: bool, as_of: Any,
           rules_dir: Path | None, shard: Any = None, executor: str = "local",
-          scheduler: str | None = None, limits: Any = None) -> None:
+          scheduler: str | None = None, record: bool = False, db: str | None = None,
+          limits: Any = None) -> None:
     """Evaluate many bundles: each PATH is a bundle or a folder of bundles.
 
     Bundles are evaluated in worker processes and listed sorted by path, with the
@@ -1058,17 +1076,28 @@ def batch(paths: tuple[Path, ...], profile_refs: tuple[str, ...], jobs: int | No
         if done:
             bar.update(1)
 
+    store = _open_store(db) if record or db else None   # an unusable database fails first
+    scratch = None
+    if store is not None and reports_dir is None:
+        import tempfile
+
+        scratch = tempfile.TemporaryDirectory(prefix="ism3-batch-")
     # SIGINT and SIGTERM stop the batch, from here until the summary is written
     interrupt = Interrupt()
     previous = {s: signal.signal(s, interrupt.handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            result = run_batch(paths, profile_refs, rules_dir, jobs, reports_dir, progress,
+            result = run_batch(paths, profile_refs, rules_dir, jobs,
+                               Path(scratch.name) if scratch else reports_dir, progress,
                                as_of, limits, shard=shard,
                                executor=executor, scheduler=scheduler, interrupt=interrupt)
+            if store is not None:
+                result = _record_batch(result, store, scratch is not None)
         finally:
             if bar_cm is not None:
                 bar_cm.__exit__(None, None, None)
+            if scratch is not None:
+                scratch.cleanup()
         summary = to_summary(result)
         _write(render_batch_table(summary, table_width(output)) if fmt == "table"
                else BATCH_FORMATS[fmt](summary), output)
@@ -1120,6 +1149,337 @@ def batch_merge(summaries: tuple[Path, ...], fmt: str | None, output: Path | Non
            else BATCH_FORMATS[fmt](merged), output)
     kinds = {b["error_kind"] for b in merged["bundles"]}
     _batch_exit(INTERNAL_ERROR in kinds, INPUT_ERROR in kinds)
+
+
+# -- history: diffs, the history store, trends, the portfolio ---------------------------------
+
+DIFF_FORMAT_CHOICES = ("table", "json", "markdown")          # literal, as FORMAT_CHOICES
+RUNS_FORMAT_CHOICES = ("table", "json", "csv")
+TREND_FORMAT_CHOICES = ("table", "json", "csv", "html")
+PORTFOLIO_FORMAT_CHOICES = ("table", "json", "csv", "html")
+EVERY_CHOICES = ("week", "month", "quarter")
+
+
+def _open_store(db: str | None) -> Any:
+    """The history store named by --db, $ISM3_DB or the default. Raises HistoryError."""
+    from ism3rules.history import open_store
+
+    return open_store(db)
+
+
+def _say_recorded(recorded: list[Any], store: Any, err: bool = False,
+                  labels: list[str] | None = None) -> None:
+    """One line per recorded report: its run id, or that it was recorded before."""
+    from ism3rules.formats._common import text
+
+    prefix = "ism3: " if err else ""
+    for index, rec in enumerate(recorded):
+        label = f"{labels[index]}: " if labels else ""
+        what = "recorded as run" if rec.new else "already recorded as run"
+        click.echo(f"{prefix}{label}{what} {rec.run_id} ({text(rec.organization_id)}, as of "
+                   f"{text(rec.as_of) or 'no date'}) in {store.location.display}", err=err)
+
+
+def _record_batch(result: Any, store: Any, scratch: bool) -> Any:
+    """Record the report of every bundle a batch evaluated, in one transaction; when
+    the reports went to a scratch folder, the summary names no report file."""
+    import dataclasses
+
+    from ism3rules.report_check import load_report_file
+
+    done = [o for o in result.outcomes if o.ok and o.report]
+    with store:
+        recorded = store.record_from([functools.partial(load_report_file, Path(o.report))
+                                      for o in done], "batch")
+    new = sum(1 for r in recorded if r.new)
+    click.echo(f"ism3: recorded {new} run(s), {len(recorded) - new} already recorded, in "
+               f"{store.location.display}", err=True)
+    if scratch:
+        result = dataclasses.replace(result, outcomes=tuple(
+            dataclasses.replace(o, report=None) for o in result.outcomes))
+    return result
+
+
+def _run_id(value: str) -> int | None:
+    """The run id a diff or show argument names (`12` or `run:12`), else None."""
+    raw = value[4:] if value.lower().startswith("run:") else value
+    return int(raw) if raw.isdigit() else None
+
+
+def _load_side(value: str, stores: dict[str, Any], db: str | None) -> tuple[Any, Any]:
+    """(report document, diff side) for a file path or a run id. Raises Ism3Error."""
+    from ism3rules.diff import side
+    from ism3rules.errors import ReportError
+    from ism3rules.report_check import load_report_file
+
+    path = Path(value)
+    run_id = _run_id(value)
+    if path.exists() or run_id is None:
+        if not path.exists():
+            raise ReportError(f"{value}: no such report file (a run id is a number, e.g. 12; "
+                              "`ism3 history list` shows them)")
+        document = load_report_file(path)
+        return document, side(document, str(path))
+    if "store" not in stores:
+        stores["store"] = _open_store(db)
+    document = stores["store"].report(run_id)
+    return document, side(document, f"run {run_id}", run_id)
+
+
+@main.command(short_help="What changed between two reports or recorded runs.")
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@format_option(DIFF_FORMAT_CHOICES, "Output format (json: the ism3-diff/1 document)")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the diff to this file (atomically) instead of stdout.")
+@click.option("--fail-on-regression", is_flag=True, default=False,
+              help="Exit 1 when a capability or a level went down or a finding appeared.")
+@db_option
+def diff(old: str, new: str, fmt: str | None, output: Path | None, fail_on_regression: bool,
+         db: str | None) -> None:
+    """What changed from OLD to NEW: each a JSON report file or a recorded run id.
+
+    Capabilities up and down, levels per profile, gaps closed and opened, findings
+    new, resolved and still open, evidence added, removed and newly rejected. When
+    the reports were made with different rules or profiles, that is said first.
+    """
+    from ism3rules.diff import diff_reports
+    from ism3rules.formats.diff_formats import DIFF_FORMATS
+
+    stores: dict[str, Any] = {}
+    try:
+        old_doc, old_side = _load_side(old, stores, db)
+        new_doc, new_side = _load_side(new, stores, db)
+    finally:
+        if "store" in stores:
+            stores["store"].close()
+    fmt = choose_format(fmt, output, DIFF_FORMAT_CHOICES)
+    document = diff_reports(old_doc, new_doc, old_side, new_side)
+    _write(DIFF_FORMATS[fmt](document), output)
+    if fail_on_regression and document["regressions"]:
+        for line in document["regressions"]:
+            from ism3rules.formats._common import text
+
+            click.echo(f"ism3: regression: {text(line)}", err=True)
+        click.get_current_context().exit(EXIT_TARGET_MISSED)
+
+
+@main.group(short_help="Assessments over time: record, list, trend, portfolio.")
+def history() -> None:
+    """Assessments over time: record reports, list and show runs, trends, a portfolio.
+
+    Runs are kept in a history database: SQLite by default
+    ($XDG_DATA_HOME/ism3/history.sqlite, or $ISM3_DB), PostgreSQL with --db
+    postgresql://... (pip install 'ism3rules[postgres]'). Recorded runs are never
+    changed; each holds the hash of the run before it of the same organization.
+    """
+
+
+def _report_paths(paths: tuple[Path, ...]) -> list[Path]:
+    """The report files named: each path a file, or a folder whose *.json are taken."""
+    from ism3rules.errors import ReportError
+
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(p for p in path.glob("*.json") if p.is_file())
+            if not inside:
+                raise ReportError(f"{path}: a folder with no .json report in it")
+            found += inside
+        else:
+            found.append(path)
+    return found
+
+
+@history.command("record")
+@click.argument("reports", nargs=-1, required=True, metavar="REPORT...",
+                type=click.Path(path_type=Path))
+@db_option
+def history_record(reports: tuple[Path, ...], db: str | None) -> None:
+    """Record JSON reports (files, or folders of them) in the history database.
+
+    Every report is read and checked (an ism3-report/1 document whose digests match
+    its content) and all are recorded in one transaction: one bad report and none is
+    recorded. A report recorded before is not recorded again.
+    """
+    from ism3rules.report_check import load_report_file
+
+    files = _report_paths(reports)
+    with _open_store(db) as store:     # each report is read and checked in the transaction
+        recorded = store.record_from([functools.partial(load_report_file, f) for f in files],
+                                     "record")
+        _say_recorded(recorded, store, labels=[str(f) for f in files])
+
+
+@history.command("list")
+@click.argument("organization", required=False, metavar="[ORG]")
+@click.option("--format", "-f", "fmt", type=click.Choice(RUNS_FORMAT_CHOICES), default="table",
+              show_default=True, help="Output format (json: the ism3-runs/1 document).")
+@db_option
+def history_list(organization: str | None, fmt: str, db: str | None) -> None:
+    """List the recorded runs (of ORG), by organization and evaluation date."""
+    from ism3rules.formats.history_formats import RUNS_FORMATS
+    from ism3rules.history.views import runs_document
+
+    with _open_store(db) as store:
+        found = store.runs(organization)
+        if organization is not None and not found:
+            from ism3rules.history.views import _unknown_organization
+
+            raise _unknown_organization(store, organization)
+    click.echo(RUNS_FORMATS[fmt](runs_document(found)), nl=False)
+
+
+@history.command("show")
+@click.argument("run", metavar="RUN")
+@format_option(FORMAT_CHOICES, "Report format; json gives the report exactly as recorded")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (atomically) instead of stdout.")
+@db_option
+def history_show(run: str, fmt: str | None, output: Path | None, db: str | None) -> None:
+    """Show the report of a recorded RUN (its id, as `history list` gives it)."""
+    from ism3rules.formats import FORMATS
+    from ism3rules.formats._common import text
+
+    fmt = choose_format(fmt, output, FORMAT_CHOICES)
+    run_id = _run_id(run)
+    if run_id is None:
+        raise click.BadParameter(f"'{run}' is not a run id (a number, e.g. 12)",
+                                 param_hint="RUN")
+    with _open_store(db) as store:
+        info = store.run(run_id)
+        document = store.report(run_id)
+    rendered = FORMATS[fmt](document)
+    if fmt == "table":
+        rendered = (f"run {info.id}: {text(info.organization_id)} as of {text(info.as_of)}, "
+                    f"recorded {text(info.recorded_at)[:19]} UTC from {text(info.source)}, report "
+                    f"sha256 {info.report_sha256}\n\n" + rendered)
+    _write(rendered, output)
+
+
+@history.command("verify")
+@click.argument("organization", required=False, metavar="[ORG]")
+@db_option
+def history_verify(organization: str | None, db: str | None) -> None:
+    """Check every organization's chain of runs (or ORG's): nothing deleted or altered.
+
+    Re-derives each run from its stored report and checks each link to the run
+    before. Exit 0 when every chain is intact, 1 when something was deleted or
+    altered. The head hash printed per organization can be noted elsewhere: a
+    later verify that prints another head for the same runs means the store was
+    rewritten.
+    """
+    from ism3rules.formats._common import text
+
+    with _open_store(db) as store:
+        checks = store.verify(organization)
+        where = store.location.display
+    if organization is not None and not checks:
+        from ism3rules.errors import HistoryError
+
+        raise HistoryError(f"no runs of organization '{organization}' in {where}")
+    broken = [c for c in checks if not c.intact]
+    for check in checks:
+        state = "intact" if check.intact else "BROKEN"
+        click.echo(f"{text(check.organization_id)}: {check.runs} run(s), chain {state}, head "
+                   f"{check.head or '-'}")
+        for problem in check.problems:
+            click.echo(f"  {text(problem)}")
+    if broken:
+        click.echo(f"BROKEN: {len(broken)} of {len(checks)} chain(s) have deleted or altered "
+                   f"runs in {where}")
+        click.get_current_context().exit(EXIT_TARGET_MISSED)
+    click.echo(f"OK: {len(checks)} chain(s), {sum(c.runs for c in checks)} run(s) verified in "
+               f"{where}")
+
+
+@history.command("trend")
+@click.argument("organization", metavar="ORG")
+@click.option("--profile", "-p", "profile", default=None, metavar="ID",
+              help="Only this profile (an id recorded in the runs).")
+@format_option(TREND_FORMAT_CHOICES, "Output format (json: the ism3-trend/1 document)")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (atomically) instead of stdout.")
+@db_option
+def history_trend(organization: str, profile: str | None, fmt: str | None, output: Path | None,
+                  db: str | None) -> None:
+    """Level reached per profile and capability counts of ORG over its evaluation dates.
+
+    Points where the rules or a profile changed since the point before are marked:
+    a level that moved because the criteria moved is not progress.
+    """
+    from ism3rules.formats.history_formats import TREND_FORMATS
+    from ism3rules.history.views import trend
+
+    fmt = choose_format(fmt, output, TREND_FORMAT_CHOICES)
+    with _open_store(db) as store:
+        document = trend(store, organization, profile)
+    _write(TREND_FORMATS[fmt](document), output)
+
+
+@history.command("portfolio")
+@click.option("--profile", "-p", "profile", default=None, metavar="ID",
+              help="Only this profile (an id recorded in the runs).")
+@format_option(PORTFOLIO_FORMAT_CHOICES, "Output format (json: the ism3-portfolio/1 document)")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (atomically) instead of stdout.")
+@db_option
+def history_portfolio(profile: str | None, fmt: str | None, output: Path | None,
+                      db: str | None) -> None:
+    """The latest run of every organization: level reached, trend, open findings."""
+    from ism3rules.formats.history_formats import PORTFOLIO_FORMATS
+    from ism3rules.history.views import portfolio
+
+    fmt = choose_format(fmt, output, PORTFOLIO_FORMAT_CHOICES)
+    with _open_store(db) as store:
+        document = portfolio(store, profile)
+    _write(PORTFOLIO_FORMATS[fmt](document), output)
+
+
+@history.command("backfill")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--every", type=click.Choice(EVERY_CHOICES), required=True,
+              help="Evaluate as of the end of every calendar week (Sunday), month or quarter.")
+@click.option("--from", "start", callback=iso_date, default=None,
+              metavar="YYYY-MM-DD", help="First day. Default: the start of the bundle's period.")
+@click.option("--to", "end", callback=iso_date, default=None,
+              metavar="YYYY-MM-DD", help="Last day. Default: the end of the bundle's period.")
+@click.option("--profile", "-p", "profile_refs", multiple=True, metavar="ID|PATH",
+              help="Maturity profile, as for `evaluate`. Repeatable. Default: every shipped "
+                   "profile.")
+@rules_dir_option
+@db_option
+@limits_options
+def history_backfill(bundle: Path, every: str, start: Any, end: Any,
+                     profile_refs: tuple[str, ...], rules_dir: Path | None, db: str | None,
+                     limits: Limits | None = None) -> None:
+    """Evaluate BUNDLE as of each period end across its evidence period and record the runs.
+
+    Each evaluation is `ism3 evaluate BUNDLE --as-of DATE`; all runs are recorded in
+    one transaction once every evaluation has succeeded, so a trend exists from the
+    first day of the period.
+    """
+    from tabulate import tabulate
+
+    from ism3rules.api import load_inputs
+    from ism3rules.formats._common import text
+    from ism3rules.history.backfill import backfill, backfill_dates
+
+    dates = backfill_dates(bundle, every, start, end, limits)
+    inputs = load_inputs(profile_refs, rules_dir)
+    with _open_store(db) as store:                  # an unusable database fails first
+        documents = backfill(bundle, dates, inputs, limits)
+        recorded = store.record(documents, "backfill")
+        where = store.location.display
+    rows = [[day.isoformat(), rec.run_id, "recorded" if rec.new else "already recorded",
+             ", ".join(f"{text(p['id'])} {p['achieved_level']}/{p['max_level']}"
+                       for p in doc["profiles"])]
+            for day, rec, doc in zip(dates, recorded, documents, strict=True)]
+    click.echo(tabulate(rows, headers=["as of", "run", "", "levels"], tablefmt="simple",
+                        disable_numparse=True))
+    new = sum(1 for r in recorded if r.new)
+    click.echo(f"{len(dates)} evaluation(s) of {text(documents[0]['organization']['id'])}: {new} "
+               f"recorded, {len(recorded) - new} already recorded, in {where}")
 
 
 if __name__ == "__main__":  # pragma: no cover

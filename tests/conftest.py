@@ -84,3 +84,63 @@ def bundle_factory(tmp_path: Path):
         return write_bundle(root, items, files=files, **kwargs)
 
     return make
+
+
+# -- the history store: the same tests on SQLite and on PostgreSQL ---------------------------
+
+POSTGRES_ENV = "ISM3_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(autouse=True)
+def _no_real_history(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+                     ) -> None:
+    """No test ever writes to the user's real history database."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.getbasetemp() / "xdg-data"))
+    monkeypatch.delenv("ISM3_DB", raising=False)
+
+
+def postgres_base_url() -> str:
+    """The PostgreSQL server the tests may use (.ci/run starts one and sets the URL).
+
+    Outside CI without a URL the test is skipped; on CI, or when a URL is given but
+    the server does not answer, it fails.
+    """
+    import os
+
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail(f"{POSTGRES_ENV} is not set: on CI, .ci/run starts PostgreSQL and sets it")
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (set by .ci/run)")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def history_db(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A URL of an empty history database: an SQLite file, or a fresh PostgreSQL schema
+    (dropped afterwards) on the server of ISM3_TEST_POSTGRES_URL."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "history.sqlite")
+        return
+    import uuid
+
+    import sqlalchemy as sa
+
+    base = sa.make_url(postgres_base_url()).set(drivername="postgresql+psycopg")
+    schema = f"ism3_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, connect_args={"connect_timeout": 10})
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        pytest.fail(f"PostgreSQL at {base.render_as_string(hide_password=True)} is not "
+                    f"reachable: {exc.orig}")
+    url = base.set(drivername="postgresql").update_query_dict(
+        {"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
