@@ -9,7 +9,6 @@ of the rules that did not fire, so explanations follow the rule files too.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -17,10 +16,10 @@ from typing import Any
 
 from . import __version__
 from .catalogue import Catalogue, load_catalogue
-from .digests import combined_digest, file_digests
+from .digests import combined_digest
 from .engine import CompiledRulebook, Firing
 from .errors import EngineError, ProfileError
-from .evidence import Bundle, EvidenceItem
+from .evidence import Bundle, EvidenceItem, check_facts
 from .findings import collect_findings, unmet_reason
 from .metrics import MetricStats, metric_facts, metric_stats, sla_fact, sla_window
 from .profiles import Profile
@@ -121,6 +120,7 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
     for profile in profiles:
         for fact in requirement_facts(profile):
             facts[fact["id"]] = fact
+    check_facts(bundle, len(facts))   # a bound on the engine's work (--max-facts)
     firings = compiled.run(list(facts.values()))
     items = _judge_exclusions(bundle, facts, firings)
     counted_by: dict[str, str] = {}
@@ -138,7 +138,7 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
     findings = collect_findings(firings, world.fact, world.evidence_behind)
     processes = tuple(world.process_result(p) for p in catalogue.process_ids)
     by_id = {p.id: p for p in processes}
-    files = file_digests(bundle.root, bundle.manifest, (i.path for i in bundle.items if i.path))
+    files = bundle.files   # digests of the bytes the loader read, never a second reading
     about_item = _findings_by_item(findings)
     return Assessment(
         tool_version=__version__,
@@ -147,7 +147,7 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
         period_start=bundle.period_start,
         period_end=bundle.period_end,
         as_of=bundle.as_of,
-        bundle_manifest_sha256=hashlib.sha256(bundle.manifest.read_bytes()).hexdigest(),
+        bundle_manifest_sha256=bundle.manifest_sha256,
         rules_sha256=rulebook.digest,
         processes=processes,
         profiles=tuple(world.profile_result(p, by_id) for p in profiles),

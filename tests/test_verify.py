@@ -101,8 +101,9 @@ def test_custom_profile_is_checked_when_given(copied: tuple[Path, Path], tmp_pat
                        "  - {level: 1, name: One, requires: {OSP-3: initial}}\n")
     report = tmp_path / "mine.json"
     run(["evaluate", str(bundle), "-p", str(profile), "-f", "json", "-o", str(report)], 0)
-    out = run(["verify", str(report), str(bundle)], 0)
-    assert "not checked: profile mine" in out
+    out = run(["verify", str(report), str(bundle)], 1)  # what cannot be checked does not match
+    assert "not checked: profile mine" in out and "NOT VERIFIED: 1 input(s)" in out
+    assert "MATCH:" not in out
     run(["verify", str(report), str(bundle), "-p", str(profile)], 0)
     profile.write_text(profile.read_text().replace("name: Mine", "name: Mine v2"))
     out = run(["verify", str(report), str(bundle), "-p", str(profile)], 1)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import requirement_state, text
+from ..safe import neutral
+from ._common import requirement_state, strip_controls, text
 
 
 def _item_words(item: dict[str, Any], sha: str | None) -> str:
@@ -55,6 +56,7 @@ def render_explanation(document: dict[str, Any], process: str,
     `rules` maps rule ids to their metadata: title, section and `then` (what the
     rule derives). Raises KeyError when `process` is not in the document.
     """
+    document, rules = neutral(document), neutral(rules)   # inputs, laid out below
     proc = document["processes"][process]
     items = {e.get("id"): e for e in document.get("evidence", [])}
     shas = proc.get("evidence_sha256") or {}
@@ -121,7 +123,7 @@ def render_explanation(document: dict[str, Any], process: str,
         out.append("")
         out.append("In the profiles:")
         out += lines
-    return "\n".join(out) + "\n"
+    return strip_controls("\n".join(out)) + "\n"
 
 
 def _profile_lines(document: dict[str, Any], process: str) -> list[str]:

@@ -6,6 +6,8 @@ from typing import Any
 
 from tabulate import tabulate
 
+from ..safe import neutral
+from ._common import strip_controls
 from .json_format import render_json
 
 
@@ -18,13 +20,14 @@ def _cell(required: str | None, status: str | None) -> str:
 
 def render_plan_table(plan: dict[str, Any]) -> str:
     """The remediation plan: one row per process to raise, then the evidence snippet."""
+    plan = neutral(plan, keep=("snippet",))   # the snippet is made safe where it is written
     org, prof, target = plan["organization"], plan["profile"], plan["target"]
     out = [f"{org['name']} ({org['id']}): profile {prof['id']} ({prof['source']}), "
            f"achieved level {prof['achieved_level']} / {prof['max_level']}",
            f"Target: level {target['level']} ({target['name']})"]
     if not plan["steps"]:
         out.append("Already met: nothing to add.")
-        return "\n".join(out) + "\n"
+        return strip_controls("\n".join(out)) + "\n"
     out.append(f"{len(plan['steps'])} process(es) to raise, {plan['evidence_to_add']} evidence "
                "item(s) to add, cheapest first:")
     out.append("")
@@ -41,7 +44,7 @@ def render_plan_table(plan: dict[str, Any]) -> str:
                         maxcolwidths=[None, None, 28, None, None, 60]))
     out.append("")
     out.append(plan["snippet"].rstrip("\n"))
-    return "\n".join(out) + "\n"
+    return strip_controls("\n".join(out)) + "\n"
 
 
 def side_by_side(comparison: dict[str, Any], max_fixes: int | None = None) -> list[str]:
@@ -82,9 +85,10 @@ def side_by_side(comparison: dict[str, Any], max_fixes: int | None = None) -> li
 
 def render_comparison_table(comparison: dict[str, Any]) -> str:
     """The comparison as a person reads it in a terminal."""
+    comparison = neutral(comparison)
     org = comparison["organization"]
-    return "\n".join([f"{org['name']} ({org['id']})", "", *side_by_side(comparison)]).rstrip(
-        "\n") + "\n"
+    return strip_controls("\n".join([f"{org['name']} ({org['id']})", "",
+                                      *side_by_side(comparison)]).rstrip("\n")) + "\n"
 
 
 PLAN_FORMATS = {"table": render_plan_table, "json": render_json}

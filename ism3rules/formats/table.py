@@ -7,6 +7,7 @@ from typing import Any
 from tabulate import tabulate
 
 from ..gap import compare
+from ..safe import neutral
 from ._common import strip_controls
 from .plan import side_by_side
 
@@ -22,6 +23,7 @@ def _gap_text(gap: dict[str, Any]) -> str:
 
 def render_table(document: dict[str, Any]) -> str:
     """Maturity per profile, capability per process, and the evidence that did not count."""
+    document = neutral(document)   # nothing from an input reaches the layout raw
     org = document["organization"]
     out: list[str] = []
     period = document["assessment"]["period"]
