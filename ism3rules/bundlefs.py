@@ -308,6 +308,19 @@ def _changed_or(relative: str, exc: OSError) -> Refused:
     return Refused(_unusable(relative, exc))
 
 
+def manifest_problem(shown: str, refused: Refused) -> str:
+    """The message for a manifest that cannot be opened as one (`shown`: its name)."""
+    if refused.kind == "folder":
+        return f"{shown}: expected a YAML file, found a folder"
+    if refused.kind == "special":
+        return (f"{shown}: expected a YAML file, found not a regular file (a named pipe or a "
+                "device is never opened)")
+    if refused.kind == "outside":
+        return (f"{shown}: leads outside the bundle folder (a symlink); a bundle is read only "
+                "inside its own folder")
+    return f"{shown}: cannot be read: {refused}"
+
+
 def read_regular(path: Path, limit: int) -> bytes:
     """All bytes of the regular file at `path` (a file the user named), at most `limit`.
 

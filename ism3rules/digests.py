@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .bundlefs import MANIFEST, BundleFolder, Refused, TooLarge
+from .bundlefs import MANIFEST, BundleFolder, Refused, TooLarge, manifest_problem
 from .errors import EvidenceError
 from .limits import DEFAULT_LIMITS, FLAGS, Limits
 
@@ -67,7 +67,7 @@ def file_digests(root: Path, manifest: Path, paths: Iterable[str],
                                    f"{limits.max_bytes} bytes")
                 manifest_sha, _ = handle.sha256(limits.max_bytes)
         except Refused as exc:
-            raise EvidenceError(f"{manifest}: cannot be read as the bundle manifest: {exc}") from exc
+            raise EvidenceError(manifest_problem(str(manifest), exc)) from exc
         except TooLarge as exc:
             raise EvidenceError(f"{manifest}: {exc} ({FLAGS['max_bytes']} changes it)") from exc
         except OSError as exc:

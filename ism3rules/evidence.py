@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from . import identifiers, safe
 from .bundlefs import MANIFEST as MANIFEST  # re-exported: callers import it from here
-from .bundlefs import CHUNK, BundleFolder, OpenFile, Refused, TooLarge
+from .bundlefs import CHUNK, BundleFolder, OpenFile, Refused, TooLarge, manifest_problem
 from .catalogue import Catalogue, load_catalogue
 from .digests import FileDigest, normalise
 from .errors import EvidenceError, did_you_mean
@@ -203,15 +203,7 @@ def _read_manifest(folder: BundleFolder, manifest: Path, limits: Limits) -> byte
                                     f"{limits.max_bytes} bytes ({FLAGS['max_bytes']} changes it)")
             return handle.read(limits.max_bytes)
     except Refused as exc:
-        if exc.kind == "folder":
-            raise EvidenceError(f"{shown}: expected a YAML file, found a folder") from None
-        if exc.kind == "special":
-            raise EvidenceError(f"{shown}: expected a YAML file, found not a regular file "
-                                "(a named pipe or a device is never opened)") from None
-        if exc.kind == "outside":
-            raise EvidenceError(f"{shown}: leads outside the bundle folder (a symlink); a "
-                                "bundle is read only inside its own folder") from None
-        raise EvidenceError(f"{shown}: cannot be read: {printable(str(exc))}") from None
+        raise EvidenceError(printable(manifest_problem(str(manifest), exc))) from None
     except TooLarge:
         raise EvidenceError(f"{shown}: larger than the limit of {limits.max_bytes} bytes "
                             f"({FLAGS['max_bytes']} changes it)") from None
