@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -39,6 +40,7 @@ class _Ism3Group(click.Group):
         from ism3rules.errors import Ism3Error
         from ism3rules.safe import terminal
 
+        _reliable_stdout()
         try:
             try:
                 return super().invoke(ctx)
@@ -65,6 +67,44 @@ class _Ism3Group(click.Group):
             _echo_err(f"ism3: internal error: {type(exc).__name__}: {terminal(exc)} "
                       "(this is a bug; please report it with the command you ran)")
             ctx.exit(EXIT_INTERNAL)
+
+
+class _WholeWrites(io.RawIOBase):
+    """A raw stdout that writes every byte or raises: unbuffered Python (`-u`,
+    PYTHONUNBUFFERED) writes text straight to a raw file, and a short write (a disk that
+    fills up) then loses the rest of the text without an error."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        total = len(view)
+        while view:
+            view = view[os.write(self._fd, view):]
+        return total
+
+
+def _reliable_stdout() -> None:
+    """Make a failed or short write to stdout raise, whatever Python's buffering mode."""
+    stream = sys.stdout
+    if not isinstance(getattr(stream, "buffer", None), io.RawIOBase):
+        return   # buffered (BufferedWriter raises on a short write), or a test runner's
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):
+        return
+    stream.flush()
+    sys.stdout = io.TextIOWrapper(_WholeWrites(fd), encoding=stream.encoding,
+                                  errors=stream.errors, write_through=True,
+                                  line_buffering=bool(stream.line_buffering))
 
 
 def _echo_err(line: str) -> None:

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP")
                  if hasattr(signal, name))
@@ -116,14 +117,24 @@ def _fsync_folder(folder: Path) -> None:
 def _removed_on_signals(created: list[str], target: Path) -> Iterator[None]:
     """While the body runs, SIGTERM, SIGINT and SIGHUP first remove the temporary files
     listed in `created`, then are handled as before (default: the process ends by that
-    signal)."""
+    signal; Python's SIGINT handler raises KeyboardInterrupt). A previous handler that
+    returns ends the writing with InterruptedError."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous: dict[int, signal._HANDLER] = {}
+    previous: dict[int, Any] = {}
+
+    def restore() -> None:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+        previous.clear()
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise _Interrupted(signum)
+        for tmp in created:
+            Path(tmp).unlink(missing_ok=True)
+        restore()
+        signal.raise_signal(signum)   # the previous handler, as if ours had not been there
+        raise _Interrupted(signum)    # it returned: the writing stops all the same
 
     for signum in _SIGNALS:
         old = signal.getsignal(signum)
@@ -134,17 +145,10 @@ def _removed_on_signals(created: list[str], target: Path) -> Iterator[None]:
     try:
         yield
     except _Interrupted as exc:
-        for tmp in created:
-            Path(tmp).unlink(missing_ok=True)
-        for signum, old in previous.items():
-            signal.signal(signum, old)
-        previous.clear()
-        signal.raise_signal(exc.signum)   # the previous handler: default ends the process
         raise InterruptedError(errno.EINTR, f"interrupted by signal {exc.signum}; nothing "
                                "was written", str(target)) from None
     finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
+        restore()
 
 
 def _umask() -> int:
