@@ -314,6 +314,8 @@ def _load(folder: BundleFolder, root: Path, manifest: Path, catalogue: Catalogue
     problems.raise_if_any()
     cutoff = as_of or end
     files = _Files(folder, limits)
+    files.check_csv_sizes(parsed, manifest, problems)   # from fstat, before reading any
+    problems.raise_if_any()
     with _gc_paused():
         items = tuple(
             _dated(_judge(raw, entry, root, manifest, start, end, problems, cutoff, files),
@@ -367,25 +369,27 @@ def _check_observations(items: tuple[EvidenceItem, ...], levels: tuple[ServiceLe
                         line: int, limits: Limits, problems: _Problems) -> None:
     """Bound the analysis work: observations are counted once per metric item that holds
     them (each item's statistics are computed on its own, even when items share a
-    CSV) and once per service level whose window may cover them."""
+    CSV) and once per service level whose window may cover them, plus one per item a
+    service level covers (an item without observations is still listed behind it)."""
     by_item: dict[str, int] = {}
     by_type: dict[tuple[str, str | None], int] = {}
     total = 0
     for item in items:
         if item.kind != "metric":
             continue
-        count = len(item.observations)
+        count = len(item.observations) + 1
         by_item[item.id] = count
         by_type[(item.process, item.metric_type)] = by_type.get(
             (item.process, item.metric_type), 0) + count
-        total += count
+        total += count - 1
     for sla in levels:
         total += (by_item.get(sla.metric, 0) if sla.metric
                   else by_type.get((sla.process, sla.metric_type), 0))
     if total > limits.max_observations:
         problems.add(line, f"the metric items and service levels analyse {total} observations, "
-                     f"more than the limit of {limits.max_observations} (items naming one CSV "
-                     f"each count its rows; {FLAGS['max_observations']} changes it)")
+                     f"more than the limit of {limits.max_observations} (each item and each "
+                     f"service level counts what it covers; {FLAGS['max_observations']} "
+                     "changes it)")
 
 
 @contextlib.contextmanager
@@ -884,6 +888,29 @@ class _Files:
         self.read: dict[tuple[int, int], _Read] = {}
         self.digests: dict[str, str | None] = {}
 
+    def check_csv_sizes(self, parsed: list[tuple[Node, dict[str, Any]]], manifest: Path,
+                        problems: _Problems) -> None:
+        """Refuse, from the sizes alone, CSV references beyond the budget: a bundle naming
+        a big file many times is refused before any of it is read. (Reading checks the
+        budget again: this is only the early answer.)"""
+        total = 0
+        for raw, entry in parsed:
+            if entry["kind"] != "metric" or entry.get("observations") is not None:
+                continue
+            try:
+                with self.folder.open(entry["path"]) as handle:
+                    size = handle.size
+            except (Refused, OSError):
+                continue   # the item is judged (and rejected with its reason) later
+            total += size
+            if total > self.limits.max_csv_bytes:
+                problems.add(raw.line_of("path"), "observations file: "
+                             f"{manifest.parent / entry['path']}: its {size} bytes take the "
+                             "bundle's observation files past the limit of "
+                             f"{self.limits.max_csv_bytes} bytes in total "
+                             f"({FLAGS['max_csv_bytes']} changes it; each item naming a file "
+                             "counts its bytes)", entry["id"])
+
     def _open(self, relative: str) -> OpenFile:
         try:
             return self.folder.open(relative)
@@ -927,6 +954,10 @@ class _Files:
     def observations(self, relative: str, shown: str) -> tuple[Observation, ...]:
         """The observations of a CSV of the bundle, sorted by date, then value.
 
+        Every item naming a file counts its size against the budget (each item's
+        observations are analysed on their own), checked from `fstat` before anything
+        is read; the file itself is read and parsed once.
+
         Raises:
             Refused: not a regular file inside the bundle (the reason says why).
             ValueError: malformed file, or the bundle's observation files together
@@ -934,6 +965,13 @@ class _Files:
             OSError: the file cannot be read.
         """
         with self._open(relative) as handle:
+            limit = self.limits.max_csv_bytes
+            if self.csv_used + handle.size > limit:
+                raise ValueError(
+                    f"{shown}: its {handle.size} bytes take the bundle's observation files "
+                    f"past the limit of {limit} bytes in total ({FLAGS['max_csv_bytes']} "
+                    "changes it; each item naming a file counts its bytes)")
+            self.csv_used += handle.size
             entry = self.read.setdefault(handle.identity, _Read())
             if entry.observations is None:
                 try:
@@ -948,13 +986,7 @@ class _Files:
 
     def _parse(self, handle: OpenFile, shown: str, entry: _Read) -> tuple[Observation, ...]:
         size = handle.size
-        limit = self.limits.max_csv_bytes
-        if self.csv_used + size > limit:
-            raise ValueError(
-                f"{shown}: its {size} bytes take the bundle's observation files past the "
-                f"limit of {limit} bytes in total ({FLAGS['max_csv_bytes']} changes it)")
-        self.csv_used += size
-        room = limit - self.csv_used + size      # the file may have grown since fstat
+        room = self.limits.max_csv_bytes - self.csv_used + size   # it may grow after fstat
         if size <= FAST_CSV_MAX_BYTES:
             try:
                 raw = handle.read(min(room, FAST_CSV_MAX_BYTES))

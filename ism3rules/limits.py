@@ -29,11 +29,12 @@ class Limits:
     - max_alias_expansion: nodes that aliases add when expanded (alias bombs).
     - max_alias_bytes: bytes of text (scalars) that aliases add when expanded.
     - max_items: evidence items and service levels of one bundle.
-    - max_csv_bytes: total size of the observation files one bundle reads (each
-      distinct file counted once: it is read and parsed once).
+    - max_csv_bytes: total size of the observation files of one bundle, counted once
+      per item naming a file (each item's observations are analysed on their own;
+      the file itself is read and parsed once), refused from the sizes before reading.
     - max_observations: observations analysed, counted once per metric item that
-      holds them and once per service level whose window covers them (items naming
-      one CSV each count its rows: each item's statistics are computed on its own).
+      holds them and once per service level whose window covers them (plus one per
+      item a service level covers).
     - max_document_bytes: size of one documentation file (it is read to hash it).
     - max_documents_bytes: total size of the documentation files of one bundle, each
       distinct file counted once.

@@ -194,7 +194,11 @@ def test_one_file_named_by_many_items_is_read_once(tmp_path: Path,
         return real_chunks(self, limit)
 
     monkeypatch.setattr(bundlefs.OpenFile, "chunks", counting)
-    loaded = load_bundle(root, limits=Limits(max_csv_bytes=30))  # one copy fits, 50 would not
+    size = len("date,value\n2026-01-01,3\n")
+    with pytest.raises(EvidenceError, match="each item naming a file counts its bytes"):
+        load_bundle(root, limits=Limits(max_csv_bytes=50 * size - 1))   # 50 items name it
+    reads.clear()
+    loaded = load_bundle(root, limits=Limits(max_csv_bytes=50 * size))
     assert all(i.accepted for i in loaded.items) and len(loaded.items) == 100
     inodes = {(root / "m.csv").stat().st_ino, (root / "d.md").stat().st_ino}
     manifest = (root / "bundle.yaml").stat().st_ino

@@ -92,11 +92,12 @@ def test_too_many_items_are_refused_before_any_is_judged(tmp_path: Path) -> None
     assert CliRunner().invoke(main, ["validate", str(root), "--max-items", "5"]).exit_code == 0
 
 
-def test_one_csv_named_by_many_items_counts_once_per_item_against_the_analysis(
+def test_one_csv_named_by_many_items_is_read_once_and_counted_per_item(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 11: one 8 MiB CSV named by 40 items was parsed and analysed 40 times. It is
-    read and parsed once (its bytes count once against --max-csv-bytes); each item's
-    analysis counts its rows against --max-observations."""
+    read and parsed once; each item naming it counts its bytes against --max-csv-bytes
+    (refused from the sizes, before anything is read) and its rows against
+    --max-observations."""
     rows = "".join(f"2026-{1 + n % 12:02d}-{1 + n % 28:02d},{n % 100}\n" for n in range(2000))
     items = [dict(metric_item("OSP-3", t, item_id=f"M{n}"), observations={"path": "m.csv"})
              for n, t in enumerate(["activity", "scope", "load", "quality"] * 10)]
@@ -110,11 +111,21 @@ def test_one_csv_named_by_many_items_counts_once_per_item_against_the_analysis(
 
     monkeypatch.setattr(bundlefs.OpenFile, "chunks", counting)
     with pytest.raises(EvidenceError, match=r"analyse 80000 observations, more than the limit "
-                                            r"of 79999 \(items naming one CSV each count its "
-                                            r"rows; --max-observations changes it\)"):
+                                            r"of 79999 \(each item and each service level "
+                                            r"counts what it covers; --max-observations"):
         load_bundle(root, limits=Limits(max_observations=79_999))
     assert len(reads) == 2   # the manifest and the CSV, once
     assert len(load_bundle(root, limits=Limits(max_observations=80_000)).items) == 40
+    size = (root / "m.csv").stat().st_size
+    reads.clear()
+    with pytest.raises(EvidenceError) as info:
+        load_bundle(root, limits=Limits(max_csv_bytes=4 * size))
+    assert len(reads) == 1   # refused from the sizes: only the manifest was read
+    lines = str(info.value).splitlines()
+    assert len(lines) == 36 and "item M4: observations file: " in lines[0]
+    assert lines[0].endswith(f"its {size} bytes take the bundle's observation files past the "
+                             f"limit of {4 * size} bytes in total (--max-csv-bytes changes it; "
+                             "each item naming a file counts its bytes)")
 
 
 def test_service_levels_count_the_observations_of_their_window(tmp_path: Path) -> None:
@@ -123,10 +134,11 @@ def test_service_levels_count_the_observations_of_their_window(tmp_path: Path) -
     levels = [{"id": f"SLA-{n}", "process": "OSP-3", "metric_type": "activity",
                "target": ">= 0"} for n in range(5)]
     root = write_bundle(tmp_path / "b", items, extra={"service_levels": levels})
-    refused(["validate", str(root), "--max-observations", "119"],
-            "analyse 120 observations", "--max-observations")
+    # 20 for the item, and for each of 5 service levels its 20 and 1 for the item
+    refused(["validate", str(root), "--max-observations", "124"],
+            "analyse 125 observations", "--max-observations")
     assert CliRunner().invoke(main, ["validate", str(root), "--max-observations",
-                                     "120"]).exit_code == 0
+                                     "125"]).exit_code == 0
 
 
 def test_a_huge_document_is_refused_from_its_size_without_being_read(
