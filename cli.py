@@ -156,6 +156,8 @@ def _t(value: Any) -> str:
 LIMIT_OPTIONS = (  # (Limits field, flag, default, help)
     ("max_bytes", "--max-bundle-bytes", 16 * 1024 * 1024,
      "Largest bundle.yaml accepted, in bytes."),
+    ("max_nodes", "--max-yaml-nodes", 250_000,
+     "Most values, lists and mappings in bundle.yaml."),
     ("max_depth", "--max-yaml-depth", 64,
      "Deepest nesting of lists and mappings in bundle.yaml."),
     ("max_aliases", "--max-yaml-aliases", 100,

@@ -232,6 +232,10 @@ CASES: list[tuple[str, Setup]] = [
     ("sexagesimal integer of 600,001 chars", manifest(lambda: HEAD + "evidence: []\nx: 1"
                                                       + ":00" * 200_000 + "\n")),
     ("bundle.yaml of 17 MiB", manifest(lambda: HEAD + "evidence: []\n#" + " " * (17 * MIB))),
+    ("bundle.yaml of 16 MiB: 250,000 small items", manifest(lambda: HEAD + "evidence:\n"
+                                                           + "".join(
+        f"  - {{id: D{n}, process: OSP-3, kind: documentation, path: d.md}}\n"
+        for n in range(250_000)))),
     ("10,001 evidence items", manifest(lambda: HEAD + "evidence:\n" + "".join(
         f"  - {{id: D{n}, process: OSP-3, kind: documentation, path: d.md}}\n"
         for n in range(10_001)))),

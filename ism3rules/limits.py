@@ -24,6 +24,8 @@ class Limits:
     """Bounds on one bundle read; pass one to `load_bundle` (default: DEFAULT_LIMITS).
 
     - max_bytes: size of a YAML document (bundle.yaml), before parsing it.
+    - max_nodes: nodes (scalars, lists, mappings) of a YAML document, counted while it
+      is parsed: parsing costs per node, far more than per byte.
     - max_depth: nesting of mappings and lists in a YAML document, aliases followed.
     - max_aliases: alias references (`*name`) in a YAML document.
     - max_alias_expansion: nodes that aliases add when expanded (alias bombs).
@@ -45,6 +47,7 @@ class Limits:
     """
 
     max_bytes: int = 16 * MIB
+    max_nodes: int = 250_000
     max_depth: int = 64
     max_aliases: int = 100
     max_alias_expansion: int = 100_000
@@ -69,6 +72,7 @@ DEFAULT_LIMITS = Limits()
 # The command-line flag that sets each limit, for messages that say what to do.
 FLAGS = {
     "max_bytes": "--max-bundle-bytes",
+    "max_nodes": "--max-yaml-nodes",
     "max_depth": "--max-yaml-depth",
     "max_aliases": "--max-yaml-aliases",
     "max_alias_expansion": "--max-yaml-alias-expansion",

@@ -101,6 +101,7 @@ class _SafeLoader(_Parsing, Composer, SafeConstructor, Resolver):
         Resolver.__init__(self)
         self._depth = 0
         self._aliases = 0
+        self._nodes = 0
 
     # The C parser brings its own composer; use the Python one, whose steps can be checked.
     check_node = Composer.check_node
@@ -115,6 +116,10 @@ class _SafeLoader(_Parsing, Composer, SafeConstructor, Resolver):
                 raise _over("max_aliases", self.limits,
                             f"more than {self.limits.max_aliases} YAML aliases", event.start_mark)
             return super().compose_node(parent, index)
+        self._nodes += 1
+        if self._nodes > self.limits.max_nodes:
+            raise _over("max_nodes", self.limits, f"more than {self.limits.max_nodes} YAML "
+                        "nodes (values, lists and mappings)", event.start_mark)
         tag = getattr(event, "tag", None)
         if tag is not None and tag not in ALLOWED_TAGS:
             shown = "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag

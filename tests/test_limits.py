@@ -9,6 +9,7 @@ its size, with the flag that changes the limit; and every command that reads a b
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -82,6 +83,20 @@ def test_a_long_text_behind_many_aliases_is_refused_by_its_bytes(tmp_path: Path)
     refused(["validate", str(small), "--max-yaml-alias-bytes", "10"], "--max-yaml-alias-bytes")
     (small / "d.md").write_text("x\n")
     assert CliRunner().invoke(main, ["validate", str(small)]).exit_code == 0
+
+
+def test_a_manifest_of_too_many_nodes_is_refused_while_it_is_parsed(tmp_path: Path) -> None:
+    """Parsing costs per node: 16 MiB of tiny items took minutes to parse before the item
+    count was checked. The nodes are counted as they are composed."""
+    items = "".join(f"  - {{id: D{n}, process: OSP-3, kind: documentation, path: d.md}}\n"
+                    for n in range(300))
+    root = _manifest(tmp_path / "b", f"{HEAD}evidence:\n{items}")
+    out = refused(["validate", str(root), "--max-yaml-nodes", "1000"],
+                  "more than 1000 YAML nodes (values, lists and mappings) (limit 1000; "
+                  "--max-yaml-nodes changes it")
+    assert re.search(r"bundle.yaml:11\d: ", out), out   # where the count ran out, early
+    (root / "d.md").write_text("x\n")
+    assert CliRunner().invoke(main, ["validate", str(root)]).exit_code == 0
 
 
 def test_too_many_items_are_refused_before_any_is_judged(tmp_path: Path) -> None:
