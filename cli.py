@@ -412,12 +412,12 @@ def _missed_targets(document: dict[str, Any], profile_refs: tuple[str, ...],
     for name, level in targets:
         prof = profiles.get(name) or by_ref.get(name)
         if prof is None:
-            raise click.UsageError(f"--require {name}={level}: profile '{name}' is not evaluated "
-                                   f"here (evaluated: {', '.join(profiles)}); add --profile "
-                                   f"{name} or fix the name")
+            raise click.UsageError(f"--require {_t(name)}={level}: profile '{_t(name)}' is not "
+                                   f"evaluated here (evaluated: {_t(', '.join(profiles))}); add "
+                                   f"--profile {_t(name)} or fix the name")
         if level > prof["max_level"]:
-            raise click.UsageError(f"--require {name}={level}: profile '{prof['id']}' has only "
-                                   f"{prof['max_level']} levels")
+            raise click.UsageError(f"--require {_t(name)}={level}: profile '{_t(prof['id'])}' has "
+                                   f"only {prof['max_level']} levels")
         if prof["achieved_level"] < level:
             missed.append(f"{prof['id']} reaches level {prof['achieved_level']}, "
                           f"{level} required")

@@ -40,6 +40,7 @@ DIR_FLAGS = (_O_PATH or os.O_RDONLY) | _O_DIRECTORY | _O_CLOEXEC
 # A file: never a symlink, never block (a FIFO that appeared after the type check
 # opens at once and is then refused by fstat), never a controlling terminal.
 FILE_FLAGS = os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC | _O_NOCTTY
+_DIR_FD = {os.open, os.stat, os.readlink} <= os.supports_dir_fd   # openat and friends
 
 
 class Refused(Exception):
@@ -147,8 +148,12 @@ class BundleFolder:
         """Open `root` (following a symlink the user named, once).
 
         Raises:
-            OSError: the folder cannot be opened.
+            OSError: the folder cannot be opened, or the system cannot open files
+                relative to a folder (`openat`: POSIX systems can; Windows cannot).
         """
+        if not _DIR_FD:
+            raise OSError(errno.ENOTSUP, "this system cannot open files relative to a "
+                          "folder, which reading a bundle safely needs (use Linux or macOS)")
         self.root = root
         self.fd = os.open(root, DIR_FLAGS)
         try:
