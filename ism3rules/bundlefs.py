@@ -194,15 +194,32 @@ class BundleFolder:
                 a name the file system refuses, ...). Nothing was opened then, except
                 folders on the way.
         """
+        found = self._resolve(relative, True)
+        assert isinstance(found, OpenFile)
+        return found
+
+    def size(self, relative: str) -> int:
+        """The size of the regular file at `relative`, found as `open` finds it, without
+        opening the file itself (for an early answer only: read through `open`).
+
+        Raises:
+            Refused: as `open`.
+        """
+        found = self._resolve(relative, False)
+        assert isinstance(found, int)
+        return found
+
+    def _resolve(self, relative: str, open_it: bool) -> OpenFile | int:
         posix = check_relative(relative)
         held: list[int] = []          # descriptors of the folders below the root
         try:
-            return self._walk(relative, deque(posix.parts), held)
+            return self._walk(relative, deque(posix.parts), held, open_it)
         finally:
             for fd in held:
                 os.close(fd)
 
-    def _walk(self, relative: str, parts: deque[str], held: list[int]) -> OpenFile:
+    def _walk(self, relative: str, parts: deque[str], held: list[int],
+              open_it: bool) -> OpenFile | int:
         links = 0
 
         def here() -> int:
@@ -255,6 +272,9 @@ class BundleFolder:
                 if not _same(fd, info):
                     raise Refused(f"'{relative}' changed while the bundle was read", "changed")
                 continue
+            if not open_it:
+                _check_final(relative, info)
+                return info.st_size
             return self._open_final(relative, part, here(), info)
         raise Refused(f"not a regular file ('{relative}')", "folder")
 
@@ -271,11 +291,7 @@ class BundleFolder:
 
     def _open_final(self, relative: str, name: str, folder: int,
                     info: os.stat_result) -> OpenFile:
-        if not stat.S_ISREG(info.st_mode):   # a pipe or a device is never opened
-            raise Refused(f"not a regular file ('{relative}')",
-                          "folder" if stat.S_ISDIR(info.st_mode) else "special")
-        if info.st_nlink > 1:
-            raise Refused(_hard_link(relative, info.st_nlink), "link")
+        _check_final(relative, info)
         try:
             fd = os.open(name, FILE_FLAGS, dir_fd=folder)
         except OSError as exc:
@@ -290,6 +306,15 @@ class BundleFolder:
             os.close(fd)
             raise
         return OpenFile(fd, now.st_size, (now.st_dev, now.st_ino))
+
+
+def _check_final(relative: str, info: os.stat_result) -> None:
+    """Refuse what is not a regular file of its own, before it is opened."""
+    if not stat.S_ISREG(info.st_mode):   # a pipe or a device is never opened
+        raise Refused(f"not a regular file ('{relative}')",
+                      "folder" if stat.S_ISDIR(info.st_mode) else "special")
+    if info.st_nlink > 1:
+        raise Refused(_hard_link(relative, info.st_nlink), "link")
 
 
 def _same(fd: int, before: os.stat_result, now: os.stat_result | None = None) -> bool:

@@ -898,8 +898,7 @@ class _Files:
             if entry["kind"] != "metric" or entry.get("observations") is not None:
                 continue
             try:
-                with self.folder.open(entry["path"]) as handle:
-                    size = handle.size
+                size = self.folder.size(entry["path"])   # not opened: only its size
             except (Refused, OSError):
                 continue   # the item is judged (and rejected with its reason) later
             total += size
