@@ -704,19 +704,19 @@ def parse_value(value: Any) -> float:
         raise ValueError("value is empty")
     if isinstance(value, bool):
         raise ValueError(f"value {value!r} is not a number")
-    shown = _short(str(value).strip())
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"value {shown!r} is not a number") from None
+        raise ValueError(f"value {_short(str(value).strip())!r} is not a number") from None
     except OverflowError:  # an integer beyond any float
         number = math.inf
+    if -MAX_MAGNITUDE <= number <= MAX_MAGNITUDE:   # False for NaN and infinities
+        return number
+    shown = _short(str(value).strip())
     if not math.isfinite(number):
         raise ValueError(f"value {shown!r} is not a finite number")
-    if abs(number) > MAX_MAGNITUDE:
-        raise ValueError(f"value {shown!r} is larger in magnitude than {MAX_MAGNITUDE:g}, "
-                         "the largest an observation may hold")
-    return number
+    raise ValueError(f"value {shown!r} is larger in magnitude than {MAX_MAGNITUDE:g}, "
+                     "the largest an observation may hold")
 
 
 def resolve_inside(root: Path, relative: str,
