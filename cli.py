@@ -2,14 +2,18 @@
 
 This is the one place that prints, and the one place that turns errors into exit
 codes: 0 done (targets met), 1 a requested target not met, 2 usage or input
-error, 3 internal error (a bug: please report it).
+error, 3 internal error (a bug: please report it); 141 when standard output was a
+pipe closed by its reader (as `| head` does), quietly, as other tools do.
+Everything printed that comes from an input goes through `ism3rules.safe`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import gc
+import io
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -25,6 +29,8 @@ EXIT_OK = 0
 EXIT_TARGET_MISSED = 1
 EXIT_INPUT = 2
 EXIT_INTERNAL = 3
+EXIT_BROKEN_PIPE = 141   # 128 + SIGPIPE: what a shell reports for a tool stopped by `| head`
+_OUTPUT_ERRNOS = (errno.ENOSPC, errno.EIO, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))
 FORMAT_CHOICES = ("table", "json", "markdown", "html", "csv", "csv-evidence", "junit",
                   "oscal")   # kept literal so --help needs no imports
 
@@ -34,27 +40,34 @@ class _Ism3Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         from ism3rules.errors import Ism3Error
+        from ism3rules.safe import terminal
 
+        _reliable_stdout()
         try:
-            return super().invoke(ctx)
-        except BrokenPipeError:
-            # the reader went away (`ism3 processes | head`): nothing more to say, to anyone
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            ctx.exit(EXIT_OK)
+            try:
+                return super().invoke(ctx)
+            finally:  # a failed write to stdout is an error, whenever it happens
+                sys.stdout.flush()
         except Ism3Error as exc:
-            for line in str(exc).splitlines():
-                click.echo(f"ism3: error: {line}", err=True)
+            for line in str(exc).split("\n"):
+                _echo_err(f"ism3: error: {terminal(line)}")
             ctx.exit(EXIT_INPUT)
         except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            click.echo(f"ism3: error: {where}{exc.strerror or exc}", err=True)
+            if exc.errno == errno.EPIPE:
+                _discard_stdout()
+                ctx.exit(EXIT_BROKEN_PIPE)
+            if exc.errno in _OUTPUT_ERRNOS and not exc.filename:
+                _discard_stdout()
+                _echo_err(f"ism3: error: cannot write the output: {exc.strerror or exc}")
+                ctx.exit(EXIT_INPUT)
+            where = f"{terminal(exc.filename)}: " if exc.filename else ""
+            _echo_err(f"ism3: error: {where}{terminal(exc.strerror or exc)}")
             ctx.exit(EXIT_INPUT)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback
-            click.echo(f"ism3: internal error: {type(exc).__name__}: {exc} "
-                       "(this is a bug; please report it with the command you ran)", err=True)
+            _echo_err(f"ism3: internal error: {type(exc).__name__}: {terminal(exc)} "
+                      "(this is a bug; please report it with the command you ran)")
             ctx.exit(EXIT_INTERNAL)
 
     def resolve_command(self, ctx: click.Context,
@@ -65,10 +78,72 @@ class _Ism3Group(click.Group):
         return super().resolve_command(ctx, args)
 
 
+class _WholeWrites(io.RawIOBase):
+    """A raw stdout that writes every byte or raises: unbuffered Python (`-u`,
+    PYTHONUNBUFFERED) writes text straight to a raw file, and a short write (a disk that
+    fills up) then loses the rest of the text without an error."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:   # the table format fits a terminal's width
+        return os.isatty(self._fd)
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        total = len(view)
+        while view:
+            view = view[os.write(self._fd, view):]
+        return total
+
+
+def _reliable_stdout() -> None:
+    """Make a failed or short write to stdout raise, whatever Python's buffering mode."""
+    stream = sys.stdout
+    if not isinstance(getattr(stream, "buffer", None), io.RawIOBase):
+        return   # buffered (BufferedWriter raises on a short write), or a test runner's
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):
+        return
+    stream.flush()
+    sys.stdout = io.TextIOWrapper(_WholeWrites(fd), encoding=stream.encoding,
+                                  errors=stream.errors, write_through=True,
+                                  line_buffering=bool(stream.line_buffering))
+
+
+def _echo_err(line: str) -> None:
+    """One line to stderr; a stderr that cannot be written to is not an error of its own."""
+    try:
+        click.echo(line, err=True)
+    except OSError:
+        pass
+
+
+def _discard_stdout() -> None:
+    """After a failed write to stdout, drop what is still buffered: point the descriptor
+    at /dev/null so Python's own flush at exit neither fails nor complains."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # also a test runner's stream without one
+        pass
+
+
 def _write(text: str, output: Path | None) -> None:
-    """Write to stdout, or atomically to `output` (temporary file, then rename)."""
+    """Write to stdout (flushed: a failure is an error), or to `output` (a regular file
+    is replaced atomically; a pipe or a device is written to directly)."""
     if output is None:
         click.echo(text, nl=False)
+        sys.stdout.flush()
         return
     from ism3rules.output import write_atomically
 
@@ -218,23 +293,59 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _say(*parts: Any) -> None:
+    """Print one line made of `parts`; every part that came from an input is passed
+    through `safe.terminal` by the caller (`_t`)."""
+    click.echo("".join(str(p) for p in parts))
+
+
+def _t(value: Any) -> str:
+    """Text from an input (a path, an id, a name, a reason), safe for a terminal."""
+    from ism3rules.safe import terminal
+
+    return terminal(value)
+
+
 # The limits on reading a bundle (ism3rules.limits), literal so that --help needs no
 # imports; a test keeps them equal to ism3rules.limits.DEFAULT_LIMITS and FLAGS.
 LIMIT_OPTIONS = (  # (Limits field, flag, default, help)
     ("max_bytes", "--max-bundle-bytes", 16 * 1024 * 1024,
      "Largest bundle.yaml accepted, in bytes."),
+    ("max_nodes", "--max-yaml-nodes", 250_000,
+     "Most values, lists and mappings in bundle.yaml."),
     ("max_depth", "--max-yaml-depth", 64,
      "Deepest nesting of lists and mappings in bundle.yaml."),
     ("max_aliases", "--max-yaml-aliases", 100,
      "Most YAML aliases (*name) in bundle.yaml."),
     ("max_alias_expansion", "--max-yaml-alias-expansion", 100_000,
      "Most nodes that YAML aliases may add when expanded."),
+    ("max_alias_bytes", "--max-yaml-alias-bytes", 4 * 1024 * 1024,
+     "Most bytes of text that YAML aliases may add when expanded."),
+    ("max_items", "--max-items", 10_000,
+     "Most evidence items and service levels in one bundle."),
     ("max_csv_bytes", "--max-csv-bytes", 32 * 1024 * 1024,
      "Most bytes of observation files (CSV) read for one bundle, in total."),
+    ("max_observations", "--max-observations", 2_000_000,
+     "Most observations analysed for one bundle (per metric item and service level)."),
+    ("max_document_bytes", "--max-document-bytes", 256 * 1024 * 1024,
+     "Largest documentation file, in bytes."),
+    ("max_documents_bytes", "--max-documents-bytes", 2 * 1024 * 1024 * 1024,
+     "Most bytes of documentation files read for one bundle, in total."),
+    ("max_facts", "--max-facts", 20_000,
+     "Most facts handed to the rules engine for one bundle."),
+)
+# The limits on reading a report given back to the tool (`verify`).
+REPORT_LIMIT_OPTIONS = (
+    ("max_report_bytes", "--max-report-bytes", 64 * 1024 * 1024,
+     "Largest JSON report accepted, in bytes."),
+    ("max_report_depth", "--max-report-depth", 32,
+     "Deepest nesting of lists and objects in the JSON report."),
 )
 
 
-def limits_options(command: Callable[..., Any]) -> Callable[..., Any]:
+def limits_options(command: Callable[..., Any],
+                   options: tuple[tuple[str, str, int, str], ...] = LIMIT_OPTIONS
+                   ) -> Callable[..., Any]:
     """Flags that bound what reading an untrusted bundle may cost (see SECURITY.md).
 
     The decorated command receives them as one `limits` argument (a `Limits`).
@@ -244,10 +355,10 @@ def limits_options(command: Callable[..., Any]) -> Callable[..., Any]:
     def with_limits(*args: Any, **kwargs: Any) -> Any:
         from ism3rules.limits import Limits
 
-        values = {name: kwargs.pop(name) for name, _, _, _ in LIMIT_OPTIONS}
+        values = {name: kwargs.pop(name) for name, _, _, _ in options}
         return command(*args, limits=Limits(**values), **kwargs)
 
-    for name, flag, default, text in reversed(LIMIT_OPTIONS):
+    for name, flag, default, text in reversed(options):
         with_limits = click.option(flag, name, type=click.IntRange(min=0), metavar="N",
                                    default=default, show_default=True, help=text)(with_limits)
     return with_limits
@@ -258,6 +369,12 @@ review_option = click.option(
     metavar="REVIEW.yaml",
     help="The auditor's review file (ism3-review/1, `ism3 review init` writes one): "
          "decisions on evidence, findings managed, sign-off.")
+
+
+def report_limits_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The bundle limits and the report limits, as one `limits` argument (`verify`)."""
+    return limits_options(command, LIMIT_OPTIONS + REPORT_LIMIT_OPTIONS)
+
 
 rules_dir_option = click.option(
     "--rules-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -353,7 +470,7 @@ def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, outpu
     else:
         _write(FORMATS[fmt](document), output)
     for line in missed:
-        click.echo(f"ism3: target not met: {line}", err=True)
+        _echo_err(f"ism3: target not met: {_t(line)}")
     if missed:
         click.get_current_context().exit(EXIT_TARGET_MISSED)
 
@@ -444,7 +561,7 @@ def processes(fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps([{"id": p.id, "name": p.name, "management_level": p.level,
                                 "group": p.group, "purpose": p.purpose} for p in cat.processes],
-                              indent=2))
+                              indent=2, allow_nan=False))
         return
     click.echo(fit_table([[p.id, p.name, p.purpose] for p in cat.processes],
                          ["id", "name", "purpose"], table_width(), text_columns=[1, 2],
@@ -470,9 +587,10 @@ def rules(fmt: str, rules_dir: Path | None) -> None:
     if fmt == "json":
         click.echo(json.dumps([{"file": r.file, "id": r.id, "title": r.title,
                                 "section": r.section, "rationale": r.rationale}
-                               for r in book.rules], indent=2))
+                               for r in book.rules], indent=2, allow_nan=False))
         return
-    rows = [[r.id, r.title, r.section, r.rationale] for r in book.rules]
+    # rule files given with --rules-dir are input: their text is shown inert
+    rows = [[_t(r.id), _t(r.title), _t(r.section), _t(r.rationale)] for r in book.rules]
     if fmt == "markdown":
         click.echo(tabulate(rows, headers=["id", "title", "section", "rationale"],
                             tablefmt="github"))
@@ -498,7 +616,7 @@ def profiles(fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps([{"id": p.id, "name": p.name, "source": p.source,
                                 "levels": p.max_level, "description": p.description}
-                               for p in shipped], indent=2))
+                               for p in shipped], indent=2, allow_nan=False))
         return
     click.echo(fit_table([[p.id, p.name, p.source, p.max_level] for p in shipped],
                          ["id", "name", "source", "levels"], table_width(), text_columns=[1]))
@@ -531,12 +649,12 @@ def _missed_targets(document: dict[str, Any], profile_refs: tuple[str, ...],
             shipped = _profile_ids()
             hint = did_you_mean(name, profiles) or (
                 did_you_mean(name, shipped) if name not in shipped else "")
-            raise click.UsageError(f"--require {name}={level}: profile '{name}' is not evaluated "
-                                   f"here{hint} (evaluated: {', '.join(profiles)}); add --profile "
-                                   f"{name} or fix the name")
+            raise click.UsageError(f"--require {_t(name)}={level}: profile '{_t(name)}' is not "
+                                   f"evaluated here{_t(hint)} (evaluated: {_t(', '.join(profiles))}); "
+                                   f"add --profile {_t(name)} or fix the name")
         if level > prof["max_level"]:
-            raise click.UsageError(f"--require {name}={level}: profile '{prof['id']}' has only "
-                                   f"{prof['max_level']} levels")
+            raise click.UsageError(f"--require {_t(name)}={level}: profile '{_t(prof['id'])}' has "
+                                   f"only {prof['max_level']} levels")
         if prof["achieved_level"] < level:
             missed.append(f"{prof['id']} reaches level {prof['achieved_level']}, "
                           f"{level} required")
@@ -555,8 +673,10 @@ def _missed_targets(document: dict[str, Any], profile_refs: tuple[str, ...],
               help="Write the plan to this file (atomically) instead of stdout.")
 @rules_dir_option
 @review_option
+@limits_options
 def gap(bundle: Path, profile_ref: str | None, level: int | None, fmt: str | None,
-        output: Path | None, rules_dir: Path | None, review: Path | None = None) -> None:
+        output: Path | None, rules_dir: Path | None, review: Path | None = None,
+        limits: Limits | None = None) -> None:
     """Remediation plan for BUNDLE to reach a level of a profile.
 
     Lists the processes to raise (from what capability to what), the evidence to
@@ -568,7 +688,8 @@ def gap(bundle: Path, profile_ref: str | None, level: int | None, fmt: str | Non
 
     profile_ref = _need_profile(profile_ref)
     fmt = choose_format(fmt, output, ("table", "json"))
-    document = evaluate_bundle(bundle, (profile_ref,), rules_dir, review=review)
+    document = evaluate_bundle(bundle, (profile_ref,), rules_dir, review=review,
+                               limits=limits)
     result = plan(document, document["profiles"][0]["id"], level)
     _write(render_plan_table(result, table_width(output)) if fmt == "table"
            else PLAN_FORMATS[fmt](result), output)
@@ -585,8 +706,10 @@ def gap(bundle: Path, profile_ref: str | None, level: int | None, fmt: str | Non
               help="Write the comparison to this file (atomically) instead of stdout.")
 @rules_dir_option
 @review_option
+@limits_options
 def compare(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, output: Path | None,
-            rules_dir: Path | None, review: Path | None = None) -> None:
+            rules_dir: Path | None, review: Path | None = None,
+            limits: Limits | None = None) -> None:
     """Compare BUNDLE against several profiles side by side.
 
     Shows the level reached in each profile, every process against what each
@@ -597,7 +720,8 @@ def compare(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, output
     from ism3rules.gap import compare as compare_profiles
 
     fmt = choose_format(fmt, output, ("table", "json"))
-    document = evaluate_bundle(bundle, profile_refs, rules_dir, review=review)
+    document = evaluate_bundle(bundle, profile_refs, rules_dir, review=review,
+                               limits=limits)
     comparison = compare_profiles(document)
     _write(render_comparison_table(comparison, table_width(output)) if fmt == "table"
            else COMPARISON_FORMATS[fmt](comparison), output)
@@ -646,8 +770,8 @@ def init(directory: Path, profile_ref: str | None, level: int, org_id: str | Non
                     (period_start, period_end) if period_start is not None else None)
     manifest = write_skeleton(directory, text, schema_text("bundle"))
     items = text.count("\n  - id: ")
-    click.echo(f"{manifest}: skeleton for {profile.id} level {level} with {items} placeholder "
-               f"item(s); fill them in, then run `ism3 validate {directory}`")
+    click.echo(f"{_t(manifest)}: skeleton for {_t(profile.id)} level {level} with {items} "
+               f"placeholder item(s); fill them in, then run `ism3 validate {_t(directory)}`")
 
 
 @main.command(short_help="One process's capability, in plain words.")
@@ -659,8 +783,10 @@ def init(directory: Path, profile_ref: str | None, level: int, org_id: str | Non
                    "Default: every shipped profile.")
 @rules_dir_option
 @review_option
+@limits_options
 def explain(bundle: Path, process: str, profile_refs: tuple[str, ...],
-            rules_dir: Path | None, review: Path | None = None) -> None:
+            rules_dir: Path | None, review: Path | None = None,
+            limits: Limits | None = None) -> None:
     """Explain the capability of PROCESS (e.g. OSP-10) in BUNDLE, in plain words.
 
     Which evidence counted (with each file's sha256), which rules fired and what
@@ -675,16 +801,17 @@ def explain(bundle: Path, process: str, profile_refs: tuple[str, ...],
     if (not bundle.exists() and str(bundle).strip().upper() in ids
             and Path(process).exists() and process.strip().upper() not in ids):
         raise click.UsageError(f"the bundle comes first, then the process: "
-                               f"ism3 explain {process} {str(bundle).strip().upper()}")
-    document = evaluate_bundle(bundle, profile_refs, rules_dir, review=review)
+                               f"ism3 explain {_t(process)} {_t(str(bundle).strip().upper())}")
+    document = evaluate_bundle(bundle, profile_refs, rules_dir, review=review,
+                               limits=limits)
     wanted = process.strip().upper()
     if wanted not in document["processes"]:
         raise click.BadParameter(
-            f"unknown process '{process}'{suggest_process(process, ids)}; "
+            f"unknown process '{_t(process)}'{suggest_process(process, ids)}; "
             "`ism3 processes` lists them", param_hint="PROCESS")
     rules = {r.id: {"title": r.title, "section": r.section, "then": r.then}
              for r in load_rulebook(rules_dir).rules}
-    click.echo(render_explanation(document, wanted, rules, table_width()), nl=False)
+    _write(render_explanation(document, wanted, rules, table_width()), None)
 
 
 @main.command(short_help="Check a JSON report against its bundle and rules.")
@@ -700,14 +827,17 @@ def explain(bundle: Path, process: str, profile_refs: tuple[str, ...],
               metavar="PUBLIC.pem", help="The signer's Ed25519 public key (with --signature).")
 @click.option("--review", type=click.Path(dir_okay=False, path_type=Path), default=None,
               metavar="REVIEW.yaml", help="The review file the signature covers, if any.")
+@report_limits_options
 def verify(report: Path, bundle: Path, profile_refs: tuple[str, ...],
            rules_dir: Path | None, signature: Path | None = None,
-           public_key: Path | None = None, review: Path | None = None) -> None:
+           public_key: Path | None = None, review: Path | None = None,
+           limits: Limits | None = None) -> None:
     """Check that REPORT (a JSON report) still matches BUNDLE, the rules and the profiles.
 
     Recomputes the sha256 of the manifest and of every file it references, of the
     rule files and of each profile, and lists what changed. Exit 0 when everything
-    matches, 1 when something changed, 2 when the report or bundle cannot be read.
+    matches, 1 when something changed or could not be checked (a digest the report
+    should record is missing), 2 when the report or bundle cannot be read.
 
     With --signature and --public-key: check a signed attestation instead. Exit 0 only
     when the signature is valid and REPORT (any format), every file of BUNDLE and the
@@ -719,27 +849,34 @@ def verify(report: Path, bundle: Path, profile_refs: tuple[str, ...],
     if review is not None:
         raise click.UsageError("--review goes with --signature (a JSON report records its "
                                "review's digest itself)")
-    from ism3rules.formats._common import text
+    from ism3rules.limits import DEFAULT_LIMITS
     from ism3rules.verify import load_report, verify_report
 
-    document = load_report(report)
+    limits = limits or DEFAULT_LIMITS
+    document = load_report(report, limits)
     result = verify_report(document, bundle, report_path=report, rules_dir=rules_dir,
-                           profile_refs=profile_refs)
+                           profile_refs=profile_refs, limits=limits)
     org = document.get("organization") or {}
     tool = document.get("tool") or {}
-    # the report is input too: no terminal control characters from it reach the screen
-    click.echo(f"{report}: report on {text(org.get('name'))} ({text(org.get('id'))}) by "
-               f"{text(tool.get('name'))} {text(tool.get('version'))}")
-    click.echo(f"{bundle}: {result.files_checked} bundle files checked")
+    org = org if isinstance(org, dict) else {}
+    tool = tool if isinstance(tool, dict) else {}
+    # the report is input too: nothing from it drives the terminal or starts a line
+    _say(_t(report), ": report on ", _t(org.get("name")), " (", _t(org.get("id")), ") by ",
+         _t(tool.get("name")), " ", _t(tool.get("version")))
+    _say(_t(bundle), f": {result.files_checked} bundle files checked")
     for diff in result.differences:
-        click.echo(f"  {diff.change:<9} {diff.subject}: {diff.detail}")
+        _say(f"  {diff.change:<9} ", _t(diff.subject), ": ", _t(diff.detail))
     for note in result.not_checked:
-        click.echo(f"  not checked: {note}")
+        _say("  not checked: ", _t(note))
     if result.matches:
-        click.echo(f"MATCH: the report matches ({len(result.unchanged)} inputs unchanged)")
+        _say(f"MATCH: the report matches ({len(result.unchanged)} inputs unchanged)")
         return
-    click.echo(f"MISMATCH: {len(result.differences)} input(s) differ from what the report "
-               "was computed from")
+    if result.differences:
+        _say(f"MISMATCH: {len(result.differences)} input(s) differ from what the report "
+             "was computed from")
+    else:
+        _say(f"NOT VERIFIED: {len(result.not_checked)} input(s) could not be checked "
+             "(see above); the report cannot be shown to match")
     click.get_current_context().exit(EXIT_TARGET_MISSED)
 
 
@@ -763,8 +900,8 @@ def _verify_signature(report: Path, bundle: Path, signature: Path | None,
         click.echo(f"  note   {text(note)}")
     if verdict.valid:
         pred = verdict.predicate
-        click.echo(f"VALID: {report}, {len(files)} bundle file(s)"
-                   + (f" and {review}" if review else "") + " are what "
+        click.echo(f"VALID: {_t(report)}, {len(files)} bundle file(s)"
+                   + (f" and {_t(review)}" if review else "") + " are what "
                    + (text((pred.get("signer") or {}).get("name")) or "the key holder")
                    + f" signed on {text(pred.get('signed_at'))}")
         return

@@ -1,28 +1,50 @@
-"""Measure what hostile bundles cost to refuse: time and peak memory per attack.
+"""Measure what hostile inputs cost: time and peak memory per attack, each in its own process.
 
-Not a test (no assertions): run it and read the table, e.g. after changing yamlio.py
-or the CSV reader.  `python benchmarks/hostile_inputs.py`
+Not a test (no assertions): run it and read the table, e.g. after changing the loader,
+the limits or the writers.  `python benchmarks/hostile_inputs.py [--only WORD]`
+
+Each attack runs `ism3 ...` in a fresh interpreter (the modules a command needs are
+imported before the clock starts, so the time is the command's own); the peak memory
+is that process's maximum resident set (VmHWM), interpreter included: compare it
+with the `baseline` row. An attack still running after --timeout seconds (default 300)
+is stopped and reported as such.
 """
 
 from __future__ import annotations
 
-import resource
+import argparse
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from ism3rules.errors import Ism3Error  # noqa: E402
-from ism3rules.evidence import load_bundle  # noqa: E402
-from ism3rules.limits import Limits  # noqa: E402
-
+ROOT = Path(__file__).resolve().parent.parent
 HEAD = "schema: ism3-evidence/1\norganization: {id: a, name: A}\n"
 METRIC = ("evidence:\n  - {id: M1, process: OSP-3, kind: metric, metric_type: scope, "
           "path: m.csv}\n")
+MIB = 1024 * 1024
+
+CHILD = """
+import json, os, resource, sys, time
+import cli, ism3rules.api, ism3rules.verify, ism3rules.formats, ism3rules.batch  # noqa
+start = time.perf_counter()
+code = 0
+try:
+    cli.main(sys.argv[1:], prog_name="ism3")
+except SystemExit as exit:
+    code = exit.code if isinstance(exit.code, int) else 1
+seconds = time.perf_counter() - start
+# VmHWM: this process's own peak (ru_maxrss would include the parent's, copied at fork)
+with open("/proc/self/status") as status:
+    rss = next((int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM")),
+               resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+os.write(int(os.environ["ISM3_BENCH_FD"]),
+         json.dumps({"code": code, "seconds": seconds, "rss": rss}).encode())
+"""
 
 
 def laughs(levels: int, width: int) -> str:
@@ -38,69 +60,249 @@ def merges(levels: int) -> str:
     return HEAD + "evidence: []\n" + "\n".join(lines) + "\n"
 
 
-def write(root: Path, manifest: str, csv: Callable[[Path], None] | None = None) -> Path:
+def sparse(path: Path, head: str, size: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(head)
+    with open(path, "r+b") as handle:
+        handle.truncate(size)
+
+
+def rows(path: Path, count: int, value: str = "{n}") -> None:
+    with open(path, "w") as handle:
+        handle.write("date,value\n")
+        for n in range(count):
+            handle.write(f"2026-{1 + n % 12:02d}-{1 + n % 28:02d},{value.format(n=n % 1000)}\n")
+
+
+Setup = Callable[[Path], list[str]]   # builds the input under a folder, returns ism3's args
+
+
+def manifest(text: str | Callable[[], str], extra: Callable[[Path], None] | None = None,
+             args: tuple[str, ...] = ()) -> Setup:
+    """`validate` of a bundle.yaml (text, or a function making it: big texts are made
+    only when their attack runs, so that this process stays small)."""
+    def setup(tmp: Path) -> list[str]:
+        root = tmp / "b"
+        root.mkdir()
+        (root / "bundle.yaml").write_text(text if isinstance(text, str) else text())
+        if extra:
+            extra(root)
+        return ["validate", str(root), *args]
+    return setup
+
+
+def evaluate(setup: Setup, *args: str) -> Setup:
+    def run(tmp: Path) -> list[str]:
+        given = setup(tmp)
+        return ["evaluate", given[1], "-f", "json", "-o", str(tmp / "r.json"), *args]
+    return run
+
+
+def long_period(tmp: Path) -> list[str]:
+    items = "".join(f"  - {{id: M{n}, process: OSP-3, kind: metric, metric_type: activity, "
+                    f"observations: [{{date: 2026-01-01, value: 1}}], "
+                    f"specification: {{frequency: yearly}}}}\n" for n in range(100))
+    root = tmp / "b"
     root.mkdir()
-    (root / "bundle.yaml").write_text(manifest)
-    if csv:
-        csv(root / "m.csv")
-    return root
+    (root / "bundle.yaml").write_text(HEAD + "assessment: {period: {start: 0001-01-01, "
+                                      "end: 9999-12-30}}\nevidence:\n" + items)
+    return ["evaluate", str(root), "-f", "json", "-o", str(tmp / "r.json")]
 
 
-def sparse(head: str, size: int) -> Callable[[Path], None]:
-    def make(path: Path) -> None:
-        path.write_text(head)
-        with open(path, "r+b") as handle:
-            handle.truncate(size)
-    return make
+def many_paths_one_file(tmp: Path) -> list[str]:
+    root = tmp / "b"
+    (root / "docs").mkdir(parents=True)
+    sparse(root / "docs" / "big.pdf", "%PDF\n", 200 * MIB)
+    items = ""
+    for n in range(5):
+        name = "big.pdf" if n == 0 else f"link{n}.pdf"
+        if n:
+            os.symlink("big.pdf", root / "docs" / name)
+        items += f"  - {{id: D{n}, process: OSP-3, kind: documentation, path: docs/{name}}}\n"
+    (root / "bundle.yaml").write_text(HEAD + "evidence:\n" + items)
+    return ["evaluate", str(root), "-f", "json", "-o", str(tmp / "r.json")]
 
 
-def rows(count: int) -> Callable[[Path], None]:
-    def make(path: Path) -> None:
-        with open(path, "w") as handle:
-            handle.write("date,value\n")
-            for n in range(count):
-                handle.write(f"2026-{1 + n % 12:02d}-{1 + n % 28:02d},{n % 1000}\n")
-    return make
+def one_csv_many_items(tmp: Path) -> list[str]:
+    root = tmp / "b"
+    root.mkdir()
+    rows(root / "m.csv", 600_000)   # about 8 MiB
+    types = ["activity", "scope", "load", "quality"]
+    items = "".join(f"  - {{id: M{n}, process: OSP-{3 + n // 4}, kind: metric, "
+                    f"metric_type: {types[n % 4]}, path: m.csv}}\n" for n in range(40))
+    (root / "bundle.yaml").write_text(HEAD + "evidence:\n" + items)
+    return ["evaluate", str(root), "-f", "json", "-o", str(tmp / "r.json")]
 
 
-CASES: list[tuple[str, str, Callable[[Path], None] | None, Limits]] = [
-    ("billion laughs 10x10 (10^10 nodes)", laughs(10, 10), None, Limits()),
-    ("billion laughs, alias count raised", laughs(10, 10), None, Limits(max_aliases=10**6)),
-    ("narrow chain 3^29, aliases raised", laughs(30, 3), None, Limits(max_aliases=10**6)),
-    ("merge-key chain 3^24", merges(25), None, Limits(max_aliases=10**6)),
-    ("1,000,000 nested flow lists", HEAD + "x: " + "[" * 10**6 + "]" * 10**6 + "\n", None, Limits()),
-    ("1,000,000 nested block lists", HEAD + "x:\n  " + "- " * 10**6 + "y\n", None, Limits()),
-    ("recursive alias", HEAD + "evidence: &e [*e]\n", None, Limits()),
-    ("bundle.yaml of 17 MiB (sparse)", HEAD + "evidence: []\n#" + " " * (17 * 2**20), None, Limits()),
-    ("CSV 30 MiB, bad row 3 (sparse)", HEAD + METRIC,
-     sparse("date,value\n2026-01-01,3\n2026-01-08,x\n", 30 * 2**20), Limits()),
-    ("CSV 33 MiB (over the limit)", HEAD + METRIC, sparse("date,value\n", 33 * 2**20), Limits()),
-    ("CSV 1,000,000 valid rows (17 MiB)", HEAD + METRIC, rows(1_000_000), Limits()),
+def outliers(tmp: Path) -> list[str]:
+    root = tmp / "b"
+    root.mkdir()
+    rows(root / "m.csv", 300_000, "5")
+    (root / "bundle.yaml").write_text(
+        HEAD + "evidence:\n  - {id: M1, process: OSP-3, kind: metric, metric_type: scope, "
+        "path: m.csv, specification: {thresholds: {lower: 0, upper: 1}}}\n")
+    return ["evaluate", str(root), "-f", "json", "-o", str(tmp / "r.json")]
+
+
+def alias_title(tmp: Path) -> list[str]:
+    title = "x" * (15 * MIB)
+    items = "\n".join(f"  - {{id: D{n}, process: OSP-3, kind: documentation, path: d.md, "
+                      f"title: {'&t ' + repr(title) if n == 0 else '*t'}}}" for n in range(100))
+    return manifest(f"{HEAD}evidence:\n{items}\n")(tmp)
+
+
+def big_title(fmt: str) -> Setup:
+    def setup(tmp: Path) -> list[str]:
+        root = tmp / "b"
+        root.mkdir()
+        (root / "d.md").write_text("x\n")
+        (root / "bundle.yaml").write_text(
+            HEAD + "evidence:\n  - {id: D1, process: OSP-3, kind: documentation, path: d.md, "
+            f"title: '{'x' * (15 * MIB)}'}}\n")
+        return ["evaluate", str(root), "-f", fmt, "-o", str(tmp / "r.out")]
+    return setup
+
+
+def slas_by_items(metric_type: str) -> Setup:
+    """5,000 metric items and 5,000 service levels on one process: each service level
+    on the items' type (its windows cover every item) or on another type (none)."""
+    def setup(tmp: Path) -> list[str]:
+        root = tmp / "b"
+        root.mkdir()
+        items = "".join(f"  - {{id: M{n}, process: OSP-3, kind: metric, metric_type: "
+                        f"activity, observations: [{{date: 2026-01-01, value: 1}}]}}\n"
+                        for n in range(5000))
+        levels = "".join(f"  - {{id: S{n}, process: OSP-3, metric_type: {metric_type}, "
+                         f"target: '>= 0'}}\n" for n in range(5000))
+        (root / "bundle.yaml").write_text(HEAD + "evidence:\n" + items + "service_levels:\n"
+                                          + levels)
+        return ["evaluate", str(root), "-f", "json", "-o", str(tmp / "r.json")]
+    return setup
+
+
+def verify_with(make: Callable[[Path, Path], Path | None]) -> Setup:
+    """`verify` of a real report against a bundle, after `make` spoils one of them."""
+    def setup(tmp: Path) -> list[str]:
+        root = tmp / "b"
+        root.mkdir()
+        (root / "d.md").write_text("x\n")
+        (root / "bundle.yaml").write_text(
+            HEAD + "evidence:\n  - {id: D1, process: OSP-3, kind: documentation, path: d.md}\n")
+        report = tmp / "r.json"
+        subprocess.run([sys.executable, "-c", "import cli; cli.main()", "evaluate", str(root),
+                        "-f", "json", "-o", str(report)], cwd=ROOT, check=True)
+        given = make(tmp, root) or report
+        return ["verify", str(given), str(root)]
+    return setup
+
+
+def fifo_manifest(tmp: Path, root: Path) -> None:
+    (root / "bundle.yaml").unlink()
+    os.mkfifo(root / "bundle.yaml")
+
+
+def sparse_manifest(tmp: Path, root: Path) -> None:
+    sparse(root / "bundle.yaml", HEAD, 20 * 1024 ** 3)
+
+
+def sparse_report(tmp: Path, root: Path) -> Path:
+    sparse(tmp / "big.json", '{"schema": "ism3-report/1"', 1024 ** 3)
+    return tmp / "big.json"
+
+
+def deep_report(tmp: Path, root: Path) -> Path:
+    (tmp / "deep.json").write_text('{"x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    return tmp / "deep.json"
+
+
+CASES: list[tuple[str, Setup]] = [
+    ("baseline: validate an empty bundle", manifest(HEAD + "evidence: []\n")),
+    ("billion laughs 10x10 (10^10 nodes)", manifest(lambda: laughs(10, 10))),
+    ("billion laughs, alias count raised", manifest(lambda: laughs(10, 10), None,
+                                                    ("--max-yaml-aliases", "1000000"))),
+    ("narrow chain 3^29, aliases raised", manifest(lambda: laughs(30, 3), None,
+                                                   ("--max-yaml-aliases", "1000000"))),
+    ("merge-key chain 3^24", manifest(lambda: merges(25), None,
+                                      ("--max-yaml-aliases", "1000000"))),
+    ("15 MB title behind 100 aliases", alias_title),
+    ("1,000,000 nested flow lists", manifest(lambda: HEAD + "x: " + "[" * 10**6 + "]" * 10**6
+                                             + "\n")),
+    ("1,000,000 nested block lists", manifest(lambda: HEAD + "x:\n  " + "- " * 10**6 + "y\n")),
+    ("recursive alias", manifest(HEAD + "evidence: &e [*e]\n")),
+    ("sexagesimal integer of 600,001 chars", manifest(lambda: HEAD + "evidence: []\nx: 1"
+                                                      + ":00" * 200_000 + "\n")),
+    ("bundle.yaml of 17 MiB", manifest(lambda: HEAD + "evidence: []\n#" + " " * (17 * MIB))),
+    ("bundle.yaml of 16 MiB: 250,000 small items", manifest(lambda: HEAD + "evidence:\n"
+                                                           + "".join(
+        f"  - {{id: D{n}, process: OSP-3, kind: documentation, path: d.md}}\n"
+        for n in range(250_000)))),
+    ("10,001 evidence items", manifest(lambda: HEAD + "evidence:\n" + "".join(
+        f"  - {{id: D{n}, process: OSP-3, kind: documentation, path: d.md}}\n"
+        for n in range(10_001)))),
+    ("CSV 30 MiB, bad row 3 (sparse)", manifest(HEAD + METRIC, lambda r: sparse(
+        r / "m.csv", "date,value\n2026-01-01,3\n2026-01-08,x\n", 30 * MIB))),
+    ("CSV 33 MiB (over the limit)", manifest(HEAD + METRIC,
+                                             lambda r: sparse(r / "m.csv", "date,value\n",
+                                                              33 * MIB))),
+    ("CSV 1,000,000 valid rows (17 MiB)", manifest(HEAD + METRIC,
+                                                   lambda r: rows(r / "m.csv", 1_000_000))),
+    ("one 8 MiB CSV named by 40 items", one_csv_many_items),
+    ("300,000 observations outside thresholds", outliers),
+    ("document of 64 GiB (sparse)", evaluate(manifest(
+        HEAD + "evidence:\n  - {id: D1, process: OSP-3, kind: documentation, path: d.pdf}\n",
+        lambda r: sparse(r / "d.pdf", "%PDF\n", 64 * 1024 ** 3)))),
+    ("5 paths (symlinks) to one 200 MiB document", many_paths_one_file),
+    ("5,000 service levels x 5,000 items they cover", slas_by_items("activity")),
+    ("5,000 service levels x 5,000 items of a type", slas_by_items("load")),
+    ("15 MB title (no alias), -f json", big_title("json")),
+    ("15 MB title (no alias), -f oscal", big_title("oscal")),
+    ("15 MB title (no alias), -f html", big_title("html")),
+    ("100 yearly metrics, period 0001..9999", long_period),
+    ("verify: named pipe as bundle.yaml", verify_with(fifo_manifest)),
+    ("verify: 20 GiB manifest (sparse)", verify_with(sparse_manifest)),
+    ("verify: 1 GiB report (sparse)", verify_with(sparse_report)),
+    ("verify: report nested 100,000 deep", verify_with(deep_report)),
 ]
 
 
-TRACE = "--no-trace" not in sys.argv  # tracemalloc slows allocation-heavy cases several times
+def run_case(setup: Setup, timeout: float) -> tuple[str, float, float, str]:
+    """(outcome, seconds, peak RSS MiB, first line of stderr) of one attack."""
+    with tempfile.TemporaryDirectory() as tmp:
+        args = setup(Path(tmp))
+        read, write = os.pipe()
+        started = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-c", CHILD, *args], cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   text=True, pass_fds=(write,),
+                                   env={**os.environ, "ISM3_BENCH_FD": str(write)})
+        os.close(write)
+        try:
+            _, errors = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            os.close(read)
+            return "timeout", time.perf_counter() - started, float("nan"), ""
+        with os.fdopen(read) as handle:
+            measured = json.loads(handle.read() or '{"code": -1, "seconds": 0, "rss": 0}')
+        outcome = {0: "accepted", 1: "exit 1", 2: "refused"}.get(measured["code"],
+                                                               f"exit {measured['code']}")
+        message = (errors.splitlines() or [""])[0].removeprefix("ism3: error: ")
+        message = message.split(": ", 1)[-1] if message.startswith("/") else message
+        return outcome, measured["seconds"], measured["rss"], message
 
 
 def main() -> None:
-    print(f"{'case':40} {'outcome':10} {'seconds':>8} {'peak MiB':>9}  message")
-    for name, manifest, csv, limits in CASES:
-        with tempfile.TemporaryDirectory() as tmp:
-            root = write(Path(tmp) / "b", manifest, csv)
-            if TRACE:
-                tracemalloc.start()
-            start = time.perf_counter()
-            try:
-                bundle = load_bundle(root, limits=limits)
-                outcome, message = "loaded", f"{sum(len(i.observations) for i in bundle.items)} obs"
-            except Ism3Error as exc:
-                outcome, message = "refused", str(exc).splitlines()[0].split(": ", 1)[-1][:70]
-            elapsed = time.perf_counter() - start
-            peak = tracemalloc.get_traced_memory()[1] / 2**20 if TRACE else float("nan")
-            tracemalloc.stop()
-            print(f"{name:40} {outcome:10} {elapsed:8.3f} {peak:9.1f}  {message}")
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"max RSS of the whole run: {rss:.0f} MiB")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="run the attacks whose name holds this")
+    parser.add_argument("--timeout", type=float, default=300.0)
+    options = parser.parse_args()
+    print(f"{'attack':46} {'outcome':9} {'seconds':>8} {'peak MiB':>9}  message")
+    for name, setup in CASES:
+        if options.only.lower() not in name.lower():
+            continue
+        outcome, seconds, rss, message = run_case(setup, options.timeout)
+        print(f"{name:46} {outcome:9} {seconds:8.3f} {rss:9.0f}  {message[:90]}", flush=True)
 
 
 if __name__ == "__main__":

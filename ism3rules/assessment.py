@@ -9,7 +9,6 @@ of the rules that did not fire, so explanations follow the rule files too.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -17,10 +16,10 @@ from typing import Any
 
 from . import __version__
 from .catalogue import Catalogue, load_catalogue
-from .digests import combined_digest, file_digests
+from .digests import combined_digest
 from .engine import CompiledRulebook, Firing
 from .errors import EngineError, ProfileError
-from .evidence import Bundle, EvidenceItem
+from .evidence import Bundle, EvidenceItem, check_facts
 from .findings import collect_findings, unmet_reason
 from .metrics import MetricStats, metric_facts, metric_stats, sla_fact, sla_window
 from .profiles import Profile
@@ -96,6 +95,8 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
     start, end, cutoff = bundle.period_start, bundle.period_end, bundle.judged_at
     stats = {i.id: metric_stats(i, start, end, cutoff) for i in bundle.items
              if i.kind == "metric" and i.accepted}
+    # every observation outside its band becomes a fact: refuse before building them
+    check_facts(bundle, sum(len(s.outliers) for s in stats.values()) if via_reports else 0)
     for item in bundle.items:
         if item.accepted:
             item_facts = (metric_facts(item, stats[item.id])
@@ -112,20 +113,27 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
                     "as_of": str(cutoff)}
             facts[fact["id"]] = fact
             evidence_of[fact["id"]].append(item.id)
-    windows = [sla_window(sla, bundle.items, start, end, cutoff) for sla in bundle.service_levels]
-    for window in windows:
+    # each service level looks only at the metric items it names (scanning every item for
+    # every service level was quadratic in the bundle's size)
+    metrics_of: dict[tuple[str, str | None], list[EvidenceItem]] = defaultdict(list)
+    for item in bundle.items:
+        if item.kind == "metric":
+            metrics_of[(item.process, item.metric_type)].append(item)
+            metrics_of[(item.process, "id:" + item.id)].append(item)
+    named = [tuple(metrics_of.get((s.process, "id:" + s.metric if s.metric else s.metric_type),
+                                  ())) for s in bundle.service_levels]
+    windows = [sla_window(sla, chosen, start, end, cutoff)
+               for sla, chosen in zip(bundle.service_levels, named, strict=True)]
+    for window, chosen in zip(windows, named, strict=True):
         fact = sla_fact(window)
         facts[fact["id"]] = fact
-        sla_items = sorted({i for i, _ in window.observations} or
-                           {i.id for i in bundle.items if i.kind == "metric"
-                            and i.process == window.sla.process
-                            and (i.id == window.sla.metric if window.sla.metric
-                                 else i.metric_type == window.sla.metric_type)})
+        sla_items = sorted({i for i, _ in window.observations} or {i.id for i in chosen})
         evidence_of[fact["id"]].extend(sla_items)
     for profile in profiles:
         for fact in requirement_facts(profile):
             facts[fact["id"]] = fact
     annotate_facts(facts, evidence_of, review, FACT_TYPES)   # the auditor's decisions
+    check_facts(bundle, len(facts))   # a bound on the engine's work (--max-facts)
     firings = compiled.run(list(facts.values()))
     items = _judge_exclusions(bundle, facts, firings)
     counted_by: dict[str, str] = {}
@@ -146,8 +154,9 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
     findings = collect_findings(firings, world.fact, world.evidence_behind)
     processes = tuple(world.process_result(p) for p in catalogue.process_ids)
     by_id = {p.id: p for p in processes}
-    files = file_digests(bundle.root, bundle.manifest, (i.path for i in bundle.items if i.path))
+    files = bundle.files   # digests of the bytes the loader read, never a second reading
     about_item = _findings_by_item(findings)
+    about_sla = _findings_by_sla(findings)
     return Assessment(
         tool_version=__version__,
         organization_id=bundle.organization_id,
@@ -155,7 +164,7 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
         period_start=bundle.period_start,
         period_end=bundle.period_end,
         as_of=bundle.as_of,
-        bundle_manifest_sha256=hashlib.sha256(bundle.manifest.read_bytes()).hexdigest(),
+        bundle_manifest_sha256=bundle.manifest_sha256,
         rules_sha256=rulebook.digest,
         processes=processes,
         profiles=tuple(world.profile_result(p, by_id) for p in profiles),
@@ -166,7 +175,7 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
         metrics=tuple(_metric_result(i, stats[i.id], counted_by.get(f"metric_report:{i.id}"),
                                      about_item.get(i.id, ())) for i in bundle.items
                       if i.id in stats),
-        service_levels=tuple(_sla_result(w, findings) for w in windows),
+        service_levels=tuple(_sla_result(w, about_sla.get(w.sla.id, ())) for w in windows),
     )
 
 
@@ -192,6 +201,19 @@ def _findings_by_item(findings: tuple[Finding, ...]) -> dict[str, tuple[Finding,
         for item in sorted(items):
             index[item].append(finding)
     return {item: tuple(found) for item, found in index.items()}
+
+
+def _findings_by_sla(findings: tuple[Finding, ...]) -> dict[str, tuple[Finding, ...]]:
+    """The findings that matched a `service_level` fact, by its `sla` attribute, in order
+    (scanning every finding for every service level was quadratic: minutes for a bundle
+    of a few thousand service levels)."""
+    index: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        slas = {v for _, t, attrs in finding.facts if t == "service_level"
+                for k, v in attrs if k == "sla" and isinstance(v, str)}
+        for sla in sorted(slas):
+            index[sla].append(finding)
+    return {sla: tuple(found) for sla, found in index.items()}
 
 
 def _metric_result(item: EvidenceItem, stats: MetricStats, rule: str | None,

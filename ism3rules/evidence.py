@@ -1,7 +1,8 @@
 """Evidence bundles (ism3-evidence/1): reading, validating and accounting for every item.
 
 A bundle is untrusted input. Nothing in it is executed, no file outside its folder
-is opened, and every item comes out either accepted or rejected with a reason.
+is opened (every file is read relative to the folder's descriptor: `bundlefs`), and
+every item comes out either accepted or rejected with a reason.
 """
 
 from __future__ import annotations
@@ -12,27 +13,29 @@ import csv
 import functools
 import gc
 import hashlib
+import io
 import itertools
 import math
 import os
 import re
-import stat
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from operator import attrgetter
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
+from . import identifiers, safe
+from .bundlefs import MANIFEST as MANIFEST  # re-exported: callers import it from here
+from .bundlefs import CHUNK, BundleFolder, OpenFile, Refused, TooLarge, manifest_problem
 from .catalogue import Catalogue, load_catalogue, suggest_process
+from .digests import FileDigest, normalise
 from .errors import EvidenceError, did_you_mean
-from .limits import FLAGS
+from .limits import FLAGS, MAX_MAGNITUDE
 from .specs import MetricSpec, ServiceLevel, parse_service_levels, parse_spec
-from .yamlio import DEFAULT_LIMITS, Limits, Node, load_yaml
+from .yamlio import DEFAULT_LIMITS, Limits, Node, parse_yaml
 
 SCHEMA = "ism3-evidence/1"
-MANIFEST = "bundle.yaml"
 KINDS = ("documentation", "metric", "exclusion", "role")
 ROLES = ("owner", "supervisor", "operator", "auditor", "customer")   # O-ISM3 SSP-4
 ORG_ID = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -128,6 +131,11 @@ class Bundle:
     as_of: date | None
     items: tuple[EvidenceItem, ...] = field(default_factory=tuple)
     service_levels: tuple[ServiceLevel, ...] = ()
+    # digests of the manifest and of every path an item names (None: not a file of
+    # the bundle), of the very bytes the loader read, sorted by path
+    files: tuple[FileDigest, ...] = ()
+    manifest_sha256: str = ""
+    limits: Limits = DEFAULT_LIMITS       # read under these; the evaluation keeps to them
 
     @property
     def judged_at(self) -> date | None:
@@ -154,43 +162,31 @@ class _Problems:
             raise EvidenceError("\n".join(self.lines))
 
 
-_CONTROL = ("Cc", "Zl", "Zp")  # control characters, line and paragraph separators
-
-
-def _has_control(text: str) -> bool:
-    return any(unicodedata.category(c) in _CONTROL for c in text)
-
-
 def printable(text: str) -> str:
-    """`text` with control characters (newlines, escape sequences) shown escaped."""
-    if not _has_control(text):
-        return text
-    return "".join(repr(c)[1:-1] if unicodedata.category(c) in _CONTROL else c for c in text)
+    """`text` as one line for a terminal: control, format and bidi characters
+    (newlines, escape sequences, overrides) shown escaped (`safe.terminal`)."""
+    return safe.terminal(text)
 
 
 def find_manifest(path: Path) -> tuple[Path, Path]:
     """Return (bundle folder, manifest file) for a bundle folder or its bundle.yaml.
 
+    Only names are checked here; the manifest is opened relative to the folder's
+    descriptor by `load_bundle` (a manifest that is a symlink leading outside the
+    folder is refused there).
+
     Raises:
-        EvidenceError: the path does not exist or holds no bundle.yaml, or the
-            manifest is a symlink leading outside the bundle folder.
+        EvidenceError: the path does not exist or holds no bundle.yaml.
     """
     if path.is_dir():
         root, manifest = path, path / MANIFEST
         if not manifest.exists() and not manifest.is_symlink():
-            raise EvidenceError(f"{path}: no {MANIFEST} in this folder; "
+            raise EvidenceError(f"{printable(str(path))}: no {MANIFEST} in this folder; "
                                 + _what_the_folder_holds(path))
-    elif path.exists():
+    elif path.exists() or path.is_symlink():
         root, manifest = path.parent, path
     else:
-        raise EvidenceError(f"{path}: no such bundle folder or file")
-    try:
-        base, real = root.resolve(), manifest.resolve()
-    except (OSError, RuntimeError) as exc:
-        raise EvidenceError(f"{manifest}: cannot be resolved (symlink loop?)") from exc
-    if base not in real.parents:
-        raise EvidenceError(f"{manifest}: leads outside the bundle folder (symlink to {real}); "
-                            "a bundle is read only inside its own folder")
+        raise EvidenceError(f"{printable(str(path))}: no such bundle folder or file")
     return root, manifest
 
 
@@ -224,6 +220,28 @@ def _what_the_folder_holds(folder: Path) -> str:
     return "is it an evidence bundle?"
 
 
+def _read_manifest(folder: BundleFolder, manifest: Path, limits: Limits) -> bytes:
+    """The manifest's bytes, read from the bundle folder's descriptor within the limit.
+
+    Raises:
+        EvidenceError: not a regular file of the folder, too large or unreadable.
+    """
+    shown = printable(str(manifest))
+    try:
+        with folder.open(manifest.name) as handle:
+            if handle.size > limits.max_bytes:
+                raise EvidenceError(f"{shown}: {handle.size} bytes is larger than the limit of "
+                                    f"{limits.max_bytes} bytes ({FLAGS['max_bytes']} changes it)")
+            return handle.read(limits.max_bytes)
+    except Refused as exc:
+        raise EvidenceError(printable(manifest_problem(str(manifest), exc))) from None
+    except TooLarge:
+        raise EvidenceError(f"{shown}: larger than the limit of {limits.max_bytes} bytes "
+                            f"({FLAGS['max_bytes']} changes it)") from None
+    except OSError as exc:
+        raise EvidenceError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+
+
 def load_bundle(
     path: Path | str,
     catalogue: Catalogue | None = None,
@@ -243,22 +261,36 @@ def load_bundle(
     catalogue = catalogue or load_catalogue()
     root, manifest = find_manifest(Path(path))
     try:
-        data = load_yaml(manifest, limits)
+        folder = BundleFolder(root)
+    except OSError as exc:
+        raise EvidenceError(f"{printable(str(root))}: cannot open the bundle folder "
+                            f"({exc.strerror or exc})") from None
+    with folder:
+        return _load(folder, root, manifest, catalogue, limits, as_of)
+
+
+def _load(folder: BundleFolder, root: Path, manifest: Path, catalogue: Catalogue,
+          limits: Limits, as_of: date | None) -> Bundle:
+    raw_manifest = _read_manifest(folder, manifest, limits)
+    manifest_sha = hashlib.sha256(raw_manifest).hexdigest()
+    try:
+        data = parse_yaml(raw_manifest, manifest, limits)
     except ValueError as exc:
         raise EvidenceError(printable(str(exc))) from exc
     problems = _Problems(manifest)
     if data is None:
-        raise EvidenceError(f"{manifest}: empty file; expected a mapping with 'schema: {SCHEMA}'")
+        raise EvidenceError(f"{printable(str(manifest))}: empty file; expected a mapping with "
+                            f"'schema: {SCHEMA}'")
     if not isinstance(data, Node):
         raise EvidenceError(
-            f"{manifest}:1: expected a mapping at the top level, found {_kind(data)}"
-        )
+            f"{printable(str(manifest))}:1: expected a mapping at the top level, found "
+            f"{_kind(data)}")
     _unknown_keys(data, TOP_KEYS, problems, "")
     schema = data.get("schema")
     if schema != SCHEMA:
         problems.add(
             data.line_of("schema"),
-            f"schema is {schema!r}; this tool reads '{SCHEMA}'"
+            f"schema is {_short(repr(schema), 60)}; this tool reads '{SCHEMA}'"
             if schema is not None
             else f"missing 'schema: {SCHEMA}'",
         )
@@ -273,7 +305,15 @@ def load_bundle(
     elif not isinstance(raw_items, list):
         problems.add(data.line_of("evidence"), f"'evidence' must be a list, found {_kind(raw_items)}")
         raw_items = []
+    raw_levels = data.get("service_levels")
+    count = len(raw_items) + (len(raw_levels) if isinstance(raw_levels, list) else 0)
+    if count > limits.max_items:
+        problems.add(data.line_of("evidence"), f"{count} evidence items and service levels "
+                     f"are more than the limit of {limits.max_items} "
+                     f"({FLAGS['max_items']} changes it)")
+        problems.raise_if_any()
     seen: dict[str, int] = {}
+    looks: dict[str, tuple[str, int]] = {}
     parsed: list[tuple[Node, dict[str, Any]]] = []
     for index, raw in enumerate(raw_items):
         entry = _item_fields(raw, index, data.line_of("evidence"), catalogue, problems)
@@ -283,10 +323,19 @@ def load_bundle(
         if item_id in seen:
             problems.add(raw.line, f"duplicate id (first used at line {seen[item_id]})", item_id)
             continue
+        shape = identifiers.skeleton(item_id)
+        if shape in looks:
+            other, line = looks[shape]
+            problems.add(raw.line_of("id"), f"id looks the same as id '{other}' (line {line}) "
+                         "but is written with other characters; give the items ids that "
+                         "differ visibly", item_id)
+            continue
         seen[item_id] = raw.line
+        looks[shape] = (item_id, raw.line)
         parsed.append((raw, entry))
+    _same_looking_persons(parsed, problems)
     service_levels = parse_service_levels(
-        data.get("service_levels"), data.line_of("service_levels"),
+        raw_levels, data.line_of("service_levels"),
         lambda line, message, label: problems.add(line, f"{label}: {message}" if label
                                                   else message),
         catalogue.process_ids, lambda name: catalogue.metric_type(name).name,
@@ -295,16 +344,83 @@ def load_bundle(
     _exclusion_dates(parsed, as_of or end, problems)
     problems.raise_if_any()
     cutoff = as_of or end
-    real_root = root.resolve()
-    files = _Files(limits)
+    files = _Files(folder, limits)
+    files.check_csv_sizes(parsed, manifest, problems)   # from fstat, before reading any
+    problems.raise_if_any()
     with _gc_paused():
         items = tuple(
-            _dated(_judge(raw, entry, real_root, manifest, start, end, problems, cutoff, files),
+            _dated(_judge(raw, entry, root, manifest, start, end, problems, cutoff, files),
                    cutoff)
             for raw, entry in parsed
         )
     problems.raise_if_any()
-    return Bundle(root, manifest, org_id, org_name, start, end, as_of, items, service_levels)
+    _check_observations(items, service_levels, data.line_of("evidence"), limits, problems)
+    problems.raise_if_any()
+    digests = dict(files.digests)
+    digests[manifest.name] = manifest_sha
+    return Bundle(root, manifest, org_id, org_name, start, end, as_of, items, service_levels,
+                  tuple(FileDigest(p, digests[p]) for p in sorted(digests)), manifest_sha,
+                  limits)
+
+
+def check_facts(bundle: Bundle, count: int) -> None:
+    """Refuse an evaluation that would hand the rules engine more than `max_facts` facts.
+
+    Raises:
+        EvidenceError: naming the limit and its flag (most facts of a large count are
+            observations outside their metric's band, one each).
+    """
+    limit = bundle.limits.max_facts
+    if count > limit:
+        raise EvidenceError(
+            f"{printable(str(bundle.manifest))}: evaluating the bundle takes {count} facts, "
+            f"more than the limit of {limit} ({FLAGS['max_facts']} changes it); each "
+            "observation outside its metric's band is one")
+
+
+def _same_looking_persons(parsed: list[tuple[Node, dict[str, Any]]],
+                          problems: _Problems) -> None:
+    """Two persons of role items that print alike must be written alike: the rules
+    compare persons (division of duties), and a look-alike letter would evade them."""
+    seen: dict[str, tuple[str, int]] = {}
+    for raw, entry in parsed:
+        person = entry.get("person")
+        if entry["kind"] != "role" or not person:
+            continue
+        shape = identifiers.skeleton(person)
+        other = seen.setdefault(shape, (person, raw.line))
+        if other[0] != person:
+            problems.add(raw.line_of("person"), f"person '{person}' looks the same as "
+                         f"'{other[0]}' (line {other[1]}) but is written with other "
+                         "characters; write one person's name the same way everywhere",
+                         entry["id"])
+
+
+def _check_observations(items: tuple[EvidenceItem, ...], levels: tuple[ServiceLevel, ...],
+                        line: int, limits: Limits, problems: _Problems) -> None:
+    """Bound the analysis work: observations are counted once per metric item that holds
+    them (each item's statistics are computed on its own, even when items share a
+    CSV) and once per service level whose window may cover them, plus one per item a
+    service level covers (an item without observations is still listed behind it)."""
+    by_item: dict[str, int] = {}
+    by_type: dict[tuple[str, str | None], int] = {}
+    total = 0
+    for item in items:
+        if item.kind != "metric":
+            continue
+        count = len(item.observations) + 1
+        by_item[item.id] = count
+        by_type[(item.process, item.metric_type)] = by_type.get(
+            (item.process, item.metric_type), 0) + count
+        total += count - 1
+    for sla in levels:
+        total += (by_item.get(sla.metric, 0) if sla.metric
+                  else by_type.get((sla.process, sla.metric_type), 0))
+    if total > limits.max_observations:
+        problems.add(line, f"the metric items and service levels analyse {total} observations, "
+                     f"more than the limit of {limits.max_observations} (each item and each "
+                     f"service level counts what it covers; {FLAGS['max_observations']} "
+                     "changes it)")
 
 
 @contextlib.contextmanager
@@ -331,7 +447,7 @@ def _kind(value: Any) -> str:
         return "a list"
     if value is None:
         return "nothing"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {_short(repr(value), 60)}"
 
 
 def _unknown_keys(node: Node, allowed: tuple[str, ...], problems: _Problems, item: str | None,
@@ -347,19 +463,45 @@ def _unknown_keys(node: Node, allowed: tuple[str, ...], problems: _Problems, ite
 
 
 def _text(node: Node, key: str, problems: _Problems, item: str | None, required: bool) -> str | None:
+    """A text field. A plain scalar YAML reads as something else (`0x1F` as 31, `yes`
+    as true, `1e3` as 1000.0) is refused with a hint to quote it, unless it reads back
+    as exactly the text written (`2026`): a field is never silently renamed."""
     value = node.get(key)
     if value is None:
         if required:
             problems.add(node.line, f"missing required field '{key}'", item)
         return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        problems.add(node.line_of(key), f"'{key}' must be text, found {_kind(value)}", item)
-        return None
+    if not isinstance(value, str):
+        written = node.written_as(key)
+        if isinstance(value, (bool, int, float)) and written is not None:
+            if isinstance(value, bool) or str(value) != written.strip():
+                what = "a boolean" if isinstance(value, bool) else "a number"
+                problems.add(node.line_of(key), f"'{key}' must be text, but YAML reads "
+                             f"{_short(written.strip())} as {what} ({_short(str(value))}); "
+                             f"quote it: {key}: {safe.yaml_string(_short(written.strip(), 200))}",
+                             item)
+                return None
+        else:
+            problems.add(node.line_of(key), f"'{key}' must be text, found {_kind(value)}", item)
+            return None
     text = str(value).strip()
     if required and not text:
         problems.add(node.line_of(key), f"'{key}' must not be empty", item)
         return None
     return text
+
+
+def _identifier(node: Node, key: str, problems: _Problems, item: str | None) -> str | None:
+    """A required id-like field, in NFC, without invisible characters (`identifiers`)."""
+    value = _text(node, key, problems, item, required=True)
+    if value is None:
+        return None
+    value = identifiers.normalise(value)
+    problem = identifiers.id_problem(value)
+    if problem is not None:
+        problems.add(node.line_of(key), f"'{key}' {problem}", item)
+        return None
+    return value
 
 
 def parse_date(value: Any) -> date:
@@ -435,8 +577,11 @@ def _item_fields(raw: Any, index: int, list_line: int, catalogue: Catalogue,
     if not isinstance(raw, Node):
         problems.add(list_line, f"evidence entry #{index + 1} must be a mapping, found {_kind(raw)}")
         return None
-    item_id = _text(raw, "id", problems, f"#{index + 1}", required=True)
-    label = item_id or f"#{index + 1}"
+    written = raw.get("id")
+    item_id = _identifier(raw, "id", problems,
+                          written.strip() if isinstance(written, str) else f"#{index + 1}")
+    label = item_id or (written.strip() if isinstance(written, str) and written.strip()
+                        else f"#{index + 1}")
     before = len(problems.lines)
     process = _text(raw, "process", problems, label, required=True)
     if process is not None and process not in catalogue.process_ids:
@@ -468,7 +613,13 @@ def _item_fields(raw: Any, index: int, list_line: int, catalogue: Catalogue,
             problems.add(raw.line_of("role"), f"unknown role '{entry['role']}'"
                          f"{did_you_mean(entry['role'], ROLES)}; allowed: {', '.join(ROLES)}",
                          label)
-        entry["person"] = _text(raw, "person", problems, label, required=True)
+        person = _text(raw, "person", problems, label, required=True)
+        if person is not None:
+            person = identifiers.normalise(person)
+            problem = identifiers.name_problem(person)
+            if problem is not None:
+                problems.add(raw.line_of("person"), f"'person' {problem}", label)
+        entry["person"] = person
     elif kind == "documentation":
         entry["title"] = _text(raw, "title", problems, label, required=False)
         entry["path"] = _text(raw, "path", problems, label, required=True)
@@ -571,8 +722,15 @@ def _observation_source(raw: Node, problems: _Problems, label: str) -> dict[str,
     return {"path": None, "observations": tuple(observations)}
 
 
+def _short(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def parse_value(value: Any) -> float:
-    """A finite number from YAML or CSV. Raises ValueError with a readable reason."""
+    """A finite number from YAML or CSV, at most MAX_MAGNITUDE in magnitude.
+
+    Raises ValueError with a readable reason.
+    """
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ValueError("value is empty")
     if isinstance(value, bool):
@@ -580,71 +738,35 @@ def parse_value(value: Any) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"value {str(value)!r} is not a number") from None
+        raise ValueError(f"value {_short(str(value).strip())!r} is not a number") from None
+    except OverflowError:  # an integer beyond any float
+        number = math.inf
+    if -MAX_MAGNITUDE <= number <= MAX_MAGNITUDE:   # False for NaN and infinities
+        return number
+    shown = _short(str(value).strip())
     if not math.isfinite(number):
-        raise ValueError(f"value {str(value)!r} is not a finite number")
-    return number
-
-
-def _plain_path_below(base: Path, parts: tuple[str, ...]) -> tuple[Path, int] | None:
-    """(path, st_mode) of `base`/parts when no component below the real folder `base` is a
-    symlink, so the path is its own real path; None (check the slow way) otherwise."""
-    path = str(base)
-    mode = 0
-    try:
-        for part in parts:
-            path = os.path.join(path, part)
-            mode = os.lstat(path).st_mode
-            if stat.S_ISLNK(mode):
-                return None
-    except OSError:
-        return None
-    return (Path(path), mode) if parts else None
+        raise ValueError(f"value {shown!r} is not a finite number")
+    raise ValueError(f"value {shown!r} is larger in magnitude than {MAX_MAGNITUDE:g}, "
+                     "the largest an observation may hold")
 
 
 def resolve_inside(root: Path, relative: str,
                    root_is_real: bool = False) -> tuple[Path | None, str | None]:
-    """Resolve `relative` inside bundle folder `root` without leaving it.
+    """Whether `relative` names a regular file inside bundle folder `root`.
 
     Returns (path, None) for a regular file inside the bundle, or (None, reason)
-    naming why it does not count. Nothing is opened here. `root_is_real` says
-    `root` is already resolved (saves resolving it again for every item).
+    naming why it does not count. The check is made as the loader reads (from a
+    descriptor of `root`, see `bundlefs`); the path returned is for display only:
+    never open it by name. `root_is_real` is ignored (kept for callers).
     """
-    posix = PurePosixPath(relative.replace("\\", "/"))
-    if posix.is_absolute() or re.match(r"^[A-Za-z]:", relative):
-        return None, f"path outside the bundle (absolute path '{relative}')"
-    if ".." in posix.parts:
-        return None, f"path outside the bundle ('..' in '{relative}')"
-    base = root if root_is_real else root.resolve()
-    plain = _plain_path_below(base, posix.parts)
-    if plain is not None:  # the common case, in one lstat per component
-        if not stat.S_ISREG(plain[1]):
-            return None, f"not a regular file ('{relative}')"
-        return plain[0], None
-    candidate = base.joinpath(*posix.parts)
     try:
-        real = candidate.resolve(strict=False)
-    except (OSError, RuntimeError):
-        return None, f"path cannot be resolved ('{relative}', symlink loop?)"
-    if real != base and base not in real.parents:
-        return None, f"path outside the bundle ('{relative}' leads through a symlink to outside)"
-    try:
-        if not real.exists():
-            return None, f"file missing ('{relative}')"
-        if not real.is_file():
-            return None, f"not a regular file ('{relative}')"
-    except OSError as exc:  # a name too long for the file system, a permission, ...
+        with BundleFolder(root) as folder:
+            folder.open(relative).close()
+    except Refused as exc:
+        return None, str(exc)
+    except OSError as exc:
         return None, f"path cannot be used ('{relative}': {exc.strerror or exc})"
-    return real, None
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in chunks. Raises OSError."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return root / relative, None
 
 
 _new_observation = functools.partial(tuple.__new__, Observation)
@@ -656,23 +778,16 @@ def _iso_date(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def _read_plain_csv(path: Path, max_bytes: int) -> list[Observation] | None:
-    """Observations of a CSV in the plain form, or None when it is not (or is invalid).
+def _in_range(value: float) -> bool:
+    return -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE   # False for NaN and infinities
 
-    At most `max_bytes` (and FAST_CSV_MAX_BYTES) are read, whatever the file claims
-    to hold. None sends the caller to `read_csv_observations`, which reports any
-    problem and keeps to the same budget.
-    """
-    limit = min(max_bytes, FAST_CSV_MAX_BYTES)
+
+def _read_plain_csv(raw: bytes) -> list[Observation] | None:
+    """Observations of CSV bytes in the plain form, or None when they are not (or are
+    invalid): None sends the caller to the csv module's reader, which says what is wrong."""
     try:
-        if path.stat().st_size > limit:  # a big file is streamed instead, never read whole
-            return None
-        with path.open("rb") as handle:
-            raw = handle.read(limit + 1)
-        if len(raw) > limit:
-            return None
         text = raw.decode("utf-8")
-    except (UnicodeDecodeError, OSError):
+    except UnicodeDecodeError:
         return None
     header = _FAST_CSV_HEADER.match(text)
     if header is None:
@@ -688,7 +803,7 @@ def _read_plain_csv(path: Path, max_bytes: int) -> list[Observation] | None:
         return []
     dates, texts = zip(*rows, strict=True)
     values = list(map(float, texts))
-    if not all(map(math.isfinite, values)):  # 1e999 parses, as infinity
+    if not all(map(_in_range, values)):  # 1e999 parses, as infinity; 1e308 is too large
         return None
     try:  # built by C-level calls only: this loop is the cost of a year of daily data
         return list(map(_new_observation, zip(map(_iso_date, dates), values, strict=True)))
@@ -717,88 +832,214 @@ def _text_lines(handle: BinaryIO, shown: str, max_bytes: int) -> Iterator[str]:
         yield text.removeprefix("\ufeff") if number == 1 else text
 
 
-def read_csv_observations(path: Path, shown: str,
+def read_csv_observations(handle: BinaryIO, shown: str,
                           max_bytes: int = MAX_CSV_BYTES) -> Iterator[Observation]:
-    """Stream observations from a CSV with header `date,value`, one row at a time.
+    """Stream observations from CSV bytes (header `date,value`), one row at a time.
 
-    At most `max_bytes` are read, whatever the file claims to hold.
+    `handle` is a binary file object (already open: never a path to open again). At
+    most `max_bytes` are read, whatever the file claims to hold.
 
     Raises:
         ValueError: naming `shown` and the line, for a bad header, row or encoding,
-            or a file larger than `max_bytes`.
+            or more than `max_bytes`.
         OSError: the file cannot be read.
     """
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise ValueError(f"{shown}: {size} bytes is larger than the limit of {max_bytes} bytes "
-                         f"({FLAGS['max_csv_bytes']} changes it)")
-    with path.open("rb") as handle:
-        reader = csv.reader(_text_lines(handle, shown, max_bytes), strict=True)
-        try:
-            header = next(reader, None)
-            if header is None:
-                raise ValueError(f"{shown}:1: empty file; expected the header 'date,value'")
-            if [h.strip().lower() for h in header] != ["date", "value"]:
-                raise ValueError(f"{shown}:1: header must be 'date,value', found '{','.join(header)}'")
-            for row in reader:
-                line = reader.line_num
-                if not row or all(not cell.strip() for cell in row):
-                    continue
-                if len(row) != 2:
-                    raise ValueError(f"{shown}:{line}: expected 2 columns (date,value), found {len(row)}")
-                try:
-                    yield Observation(parse_date(row[0]), parse_value(row[1]))
-                except ValueError as exc:
-                    raise ValueError(f"{shown}:{line}: {exc}") from None
-        except csv.Error as exc:
-            raise ValueError(f"{shown}:{reader.line_num}: malformed CSV: {exc}") from None
+    reader = csv.reader(_text_lines(handle, shown, max_bytes), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise ValueError(f"{shown}:1: empty file; expected the header 'date,value'")
+        if [h.strip().lower() for h in header] != ["date", "value"]:
+            raise ValueError(f"{shown}:1: header must be 'date,value', found "
+                             f"'{_short(','.join(header), 200)}'")
+        for row in reader:
+            line = reader.line_num
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) != 2:
+                raise ValueError(f"{shown}:{line}: expected 2 columns (date,value), found {len(row)}")
+            try:
+                yield Observation(parse_date(row[0]), parse_value(row[1]))
+            except ValueError as exc:
+                raise ValueError(f"{shown}:{line}: {exc}") from None
+    except csv.Error as exc:
+        raise ValueError(f"{shown}:{reader.line_num}: malformed CSV: {exc}") from None
+
+
+class _HashingReader(io.RawIOBase):
+    """The bytes of an open bundle file, hashed as they are read (at most `limit` + 1)."""
+
+    def __init__(self, handle: OpenFile, limit: int) -> None:
+        super().__init__()
+        self._chunks = handle.chunks(limit + 1)   # one byte more: the reader sees "too large"
+        self._pending = b""
+        self.digest = hashlib.sha256()
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except (StopIteration, TooLarge):
+                return 0
+            self.digest.update(self._pending)
+            self.read_bytes += len(self._pending)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+@dataclass
+class _Read:
+    """What was read of one file (by identity): its digest and, for a CSV, its rows."""
+
+    sha256: str | None = None
+    observations: tuple[Observation, ...] | ValueError | None = None
 
 
 class _Files:
-    """Reads the files of one bundle: each file once, observation files within a budget.
+    """Reads the files of one bundle, relative to its open folder: each file once,
+    documents and observation files within their budgets.
 
-    Items naming the same file share one reading, so a bundle cannot multiply work
-    by naming one big file many times.
+    Items naming the same file (by any path: same device and inode) share one
+    reading, so a bundle cannot multiply work by naming one big file many times.
+    Every path named is recorded with the digest of the bytes read (None: not a
+    file of the bundle), for the report (`digests`).
     """
 
-    def __init__(self, limits: Limits) -> None:
-        self.limit = limits.max_csv_bytes
-        self.used = 0
-        self.hashes: dict[Path, str] = {}
-        self.observations: dict[Path, tuple[Observation, ...] | ValueError] = {}
+    def __init__(self, folder: BundleFolder, limits: Limits) -> None:
+        self.folder = folder
+        self.limits = limits
+        self.csv_used = 0
+        self.documents_used = 0
+        self.read: dict[tuple[int, int], _Read] = {}
+        self.digests: dict[str, str | None] = {}
 
-    def sha256(self, real: Path) -> str:
-        """sha256 of a file inside the bundle. Raises OSError."""
-        if real not in self.hashes:
-            self.hashes[real] = file_sha256(real)
-        return self.hashes[real]
+    def check_csv_sizes(self, parsed: list[tuple[Node, dict[str, Any]]], manifest: Path,
+                        problems: _Problems) -> None:
+        """Refuse, from the sizes alone, CSV references beyond the budget: a bundle naming
+        a big file many times is refused before any of it is read. (Reading checks the
+        budget again: this is only the early answer.)"""
+        total = 0
+        for raw, entry in parsed:
+            if entry["kind"] != "metric" or entry.get("observations") is not None:
+                continue
+            try:
+                size = self.folder.size(entry["path"])   # not opened: only its size
+            except (Refused, OSError):
+                continue   # the item is judged (and rejected with its reason) later
+            total += size
+            if total > self.limits.max_csv_bytes:
+                problems.add(raw.line_of("path"), "observations file: "
+                             f"{manifest.parent / entry['path']}: its {size} bytes take the "
+                             "bundle's observation files past the limit of "
+                             f"{self.limits.max_csv_bytes} bytes in total "
+                             f"({FLAGS['max_csv_bytes']} changes it; each item naming a file "
+                             "counts its bytes)", entry["id"])
 
-    def read_observations(self, real: Path, shown: str) -> tuple[Observation, ...]:
-        """The observations of a CSV inside the bundle.
+    def _open(self, relative: str) -> OpenFile:
+        try:
+            return self.folder.open(relative)
+        except Refused:
+            self.digests.setdefault(normalise(relative), None)
+            raise
+
+    def document(self, relative: str, shown: str) -> str:
+        """sha256 of a documentation file of the bundle.
 
         Raises:
+            Refused: not a regular file inside the bundle (the reason says why).
+            ValueError: larger than a document may be, or than the bundle's
+                documents together may be.
+            OSError: the file cannot be read.
+        """
+        with self._open(relative) as handle:
+            entry = self.read.setdefault(handle.identity, _Read())
+            if entry.sha256 is None:
+                limits = self.limits
+                if handle.size > limits.max_document_bytes:
+                    raise ValueError(
+                        f"{shown}: {handle.size} bytes is larger than the limit of "
+                        f"{limits.max_document_bytes} bytes for one document "
+                        f"({FLAGS['max_document_bytes']} changes it)")
+                room = limits.max_documents_bytes - self.documents_used
+                if handle.size > room:
+                    raise ValueError(
+                        f"{shown}: its {handle.size} bytes take the bundle's documents past "
+                        f"the limit of {limits.max_documents_bytes} bytes in total "
+                        f"({FLAGS['max_documents_bytes']} changes it)")
+                try:
+                    entry.sha256, size = handle.sha256(min(limits.max_document_bytes, room))
+                except TooLarge:
+                    raise ValueError(f"{shown}: grew past the limits on documents while it "
+                                     "was read") from None
+                self.documents_used += size
+        self.digests[normalise(relative)] = entry.sha256
+        return entry.sha256
+
+    def observations(self, relative: str, shown: str) -> tuple[Observation, ...]:
+        """The observations of a CSV of the bundle, sorted by date, then value.
+
+        Every item naming a file counts its size against the budget (each item's
+        observations are analysed on their own), checked from `fstat` before anything
+        is read; the file itself is read and parsed once.
+
+        Raises:
+            Refused: not a regular file inside the bundle (the reason says why).
             ValueError: malformed file, or the bundle's observation files together
                 exceed the limit on their size.
             OSError: the file cannot be read.
         """
-        if real not in self.observations:
-            try:
-                size = real.stat().st_size
-                if self.used + size > self.limit:
-                    raise ValueError(
-                        f"{shown}: its {size} bytes take the bundle's observation files past "
-                        f"the limit of {self.limit} bytes in total ({FLAGS['max_csv_bytes']} "
-                        "changes it)")
-                self.used += size
-                plain = _read_plain_csv(real, size)
-                self.observations[real] = tuple(
-                    plain if plain is not None else read_csv_observations(real, shown, size))
-            except ValueError as exc:
-                self.observations[real] = exc
-        result = self.observations[real]
+        with self._open(relative) as handle:
+            limit = self.limits.max_csv_bytes
+            if self.csv_used + handle.size > limit:
+                raise ValueError(
+                    f"{shown}: its {handle.size} bytes take the bundle's observation files "
+                    f"past the limit of {limit} bytes in total ({FLAGS['max_csv_bytes']} "
+                    "changes it; each item naming a file counts its bytes)")
+            self.csv_used += handle.size
+            entry = self.read.setdefault(handle.identity, _Read())
+            if entry.observations is None:
+                try:
+                    entry.observations = self._parse(handle, shown, entry)
+                except ValueError as exc:
+                    entry.observations = exc
+        result = entry.observations
         if isinstance(result, ValueError):
             raise result
+        self.digests[normalise(relative)] = entry.sha256
         return result
+
+    def _parse(self, handle: OpenFile, shown: str, entry: _Read) -> tuple[Observation, ...]:
+        size = handle.size
+        room = self.limits.max_csv_bytes - self.csv_used + size   # it may grow after fstat
+        if size <= FAST_CSV_MAX_BYTES:
+            try:
+                raw = handle.read(min(room, FAST_CSV_MAX_BYTES))
+            except TooLarge:
+                raw = None
+            if raw is not None:
+                digest = hashlib.sha256(raw).hexdigest()
+                plain = _read_plain_csv(raw)
+                rows = (plain if plain is not None
+                        else list(read_csv_observations(io.BytesIO(raw), shown, room)))
+                return self._keep(entry, digest, rows, shown)
+        reader = _HashingReader(handle, room)
+        rows = list(read_csv_observations(io.BufferedReader(reader, CHUNK), shown, room))
+        return self._keep(entry, reader.digest.hexdigest(), rows, shown)
+
+    @staticmethod
+    def _keep(entry: _Read, digest: str, rows: list[Observation],
+              shown: str) -> tuple[Observation, ...]:
+        if entry.sha256 is not None and entry.sha256 != digest:
+            raise ValueError(f"{shown}: the file changed while the bundle was read")
+        entry.sha256 = digest
+        rows.sort()   # by date, then value: once per file, whatever names it
+        return tuple(rows)
 
 
 def _dated(item: EvidenceItem, cutoff: date | None) -> EvidenceItem:
@@ -820,8 +1061,13 @@ def _dated(item: EvidenceItem, cutoff: date | None) -> EvidenceItem:
 def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
            start: date | None, end: date | None, problems: _Problems,
            cutoff: date | None = None, files: _Files | None = None) -> EvidenceItem:
-    """Decide whether one structurally valid item counts, and why not."""
-    files = files or _Files(DEFAULT_LIMITS)
+    """Decide whether one structurally valid item counts, and why not.
+
+    Files are read through `files` (relative to the bundle's open folder); `root` is
+    only named in messages.
+    """
+    if files is None:
+        raise ValueError("_judge needs the bundle's files")
     if entry["kind"] == "exclusion":
         # Whether an exclusion applies (expiry, mandatory processes) is for the rules.
         return EvidenceItem(id=entry["id"], process=entry["process"], kind="exclusion",
@@ -835,11 +1081,15 @@ def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
         return EvidenceItem(status="accepted", role=entry["role"], person=entry["person"],
                             **common)
     if entry["kind"] == "documentation":
-        real, reason = resolve_inside(root, entry["path"], root_is_real=True)
-        if real is None:
-            return EvidenceItem(status="rejected", reason=reason, sha256=entry["sha256"], **common)
         try:
-            actual = files.sha256(real)
+            actual = files.document(entry["path"], str(manifest.parent / entry["path"]))
+        except Refused as exc:
+            return EvidenceItem(status="rejected", reason=str(exc), sha256=entry["sha256"],
+                                **common)
+        except ValueError as exc:
+            problems.add(raw.line_of("path"), f"document: {exc}", entry["id"])
+            return EvidenceItem(status="rejected", reason=str(exc), sha256=entry["sha256"],
+                                **common)
         except OSError as exc:
             return EvidenceItem(status="rejected", reason=f"file unreadable ({exc.strerror})",
                                 sha256=entry["sha256"], **common)
@@ -853,20 +1103,20 @@ def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
     common["specification"] = entry.get("specification")
     observations = entry["observations"]
     if observations is None:
-        real, reason = resolve_inside(root, entry["path"], root_is_real=True)
-        if real is None:
-            return EvidenceItem(status="rejected", reason=f"observations {reason}",
-                                metric_type=mtype, **common)
         shown = str(manifest.parent / entry["path"])
-        try:
-            observations = files.read_observations(real, shown)
+        try:  # sorted by date, then value, once per file
+            observations = files.observations(entry["path"], shown)
+        except Refused as exc:
+            return EvidenceItem(status="rejected", reason=f"observations {exc}",
+                                metric_type=mtype, **common)
         except ValueError as exc:
             problems.add(raw.line_of("path"), f"observations file: {exc}", entry["id"])
             return EvidenceItem(status="rejected", reason=str(exc), metric_type=mtype, **common)
         except OSError as exc:
             return EvidenceItem(status="rejected", metric_type=mtype,
                                 reason=f"observations file unreadable ({exc.strerror})", **common)
-    observations = tuple(sorted(observations))  # by date, then value
+    else:
+        observations = tuple(sorted(observations))  # by date, then value
     # Counted by bisection on the sorted dates: a year of daily data per item.
     by_date = attrgetter("date")
     count = len(observations)

@@ -12,6 +12,7 @@ from typing import Any
 
 from .catalogue import Catalogue, load_catalogue
 from .errors import ProfileError
+from .safe import yaml_comment, yaml_string
 
 PLAN_SCHEMA = "ism3-plan/1"
 COMPARISON_SCHEMA = "ism3-comparison/1"
@@ -99,7 +100,8 @@ def _id_part(process: str) -> str:
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A double-quoted YAML scalar that reads back as `text`, whatever it holds."""
+    return yaml_string(text)
 
 
 def evidence_snippet(document: dict[str, Any], prof: dict[str, Any], level: int,
@@ -109,11 +111,14 @@ def evidence_snippet(document: dict[str, Any], prof: dict[str, Any], level: int,
 
     Item ids and paths never collide with those already in the bundle. Paths are
     placeholders: the items count once the files exist (and metrics have observations).
+    Text from the bundle, the profile or the rules reaches the snippet only inside a
+    comment (`safe.yaml_comment`: one line, nothing can end it) or a quoted string
+    (`safe.yaml_string`), so what a user pastes holds exactly the items shown.
     """
     ids = {e["id"] for e in document["evidence"]}
     paths = {e["path"] for e in document["evidence"] if e.get("path")}
-    lines = [f"# Evidence to add under `evidence:` in bundle.yaml to reach {prof['id']} "
-             f"level {level} ({level_name}).",
+    lines = [f"# Evidence to add under `evidence:` in bundle.yaml to reach "
+             f"{yaml_comment(prof['id'])} level {level} ({yaml_comment(level_name)}).",
              "# Every path is a placeholder: put the file there (metrics: a CSV with the "
              "header date,value)."]
     steps = list(steps)
@@ -121,15 +126,17 @@ def evidence_snippet(document: dict[str, Any], prof: dict[str, Any], level: int,
         lines.append("# Nothing to add: this level is already met.")
     for step in steps:
         lines.append("")
-        lines.append(f"  # {step['process']} {step['name']}: {step['from']} -> {step['to']}")
+        lines.append(f"  # {yaml_comment(step['process'])} {yaml_comment(step['name'])}: "
+                     f"{yaml_comment(step['from'])} -> {yaml_comment(step['to'])}")
         if step["rationale"]:
-            lines.append(f"  # why: {step['rationale']}")
+            lines.append(f"  # why: {yaml_comment(step['rationale'])}")
         for item in step["not_counted"]:
-            lines.append(f"  # {item['id']} does not count yet ({item['reason']}): fix it, "
-                         "or add the item below")
+            lines.append(f"  # {yaml_comment(item['id'])} does not count yet "
+                         f"({yaml_comment(item['reason'])}): fix it, or add the item below")
         if step["excludable"]:
-            lines.append(f"  # (if {step['process']} is out of scope, an item of kind "
-                         "exclusion with justification and approver replaces all of these)")
+            lines.append(f"  # (if {yaml_comment(step['process'])} is out of scope, an item "
+                         "of kind exclusion with justification and approver replaces all "
+                         "of these)")
         for label in step["missing"]:
             lines.extend(evidence_item_lines(step["process"], step["name"], label, ids, paths,
                                              catalogue))
@@ -156,11 +163,11 @@ def evidence_item_lines(process: str, name: str, label: str, ids: set[str], path
     try:
         mtype = catalogue.metric_type(label)
     except KeyError:
-        return [f"  # {process} also needs '{label}', which no evidence item template covers; "
-                "see the rule files"]
+        return [f"  # {yaml_comment(process)} also needs '{yaml_comment(label)}', which no "
+                "evidence item template covers; see the rule files"]
     path = _unique(f"metrics/{_slug(process)}-{mtype.name}.csv", paths)
     return [
-        f"  # metric of type {mtype.name}: {mtype.measures}",
+        f"  # metric of type {mtype.name}: {yaml_comment(mtype.measures)}",
         f"  - id: {_unique(f'MET-{_id_part(process)}-{mtype.name.upper()}', ids)}",
         f"    process: {process}",
         "    kind: metric",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 from .catalogue import Catalogue, load_catalogue, suggest_process
 from .errors import ProfileError, did_you_mean
 from .paths import shipped_dir
-from .yamlio import Node, load_yaml
+from .yamlio import Node, load_yaml_digest
 
 SCHEMA = "ism3-profile/1"
 SOURCES = ("standard", "derived", "custom")
@@ -123,7 +122,7 @@ def load_profile_file(path: Path, catalogue: Catalogue | None = None) -> Profile
     """
     catalogue = catalogue or load_catalogue()
     try:
-        data = load_yaml(path)
+        data, digest = load_yaml_digest(path)   # the digest of the very bytes parsed
     except ValueError as exc:
         raise ProfileError(str(exc)) from exc
 
@@ -178,7 +177,7 @@ def load_profile_file(path: Path, catalogue: Catalogue | None = None) -> Profile
         source=source,
         description=" ".join(str(data.get("description") or "").split()),
         path=path,
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        sha256=digest,
         levels=tuple(levels),
         mandatory=_mandatory(data, fail, catalogue),
     )

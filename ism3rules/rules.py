@@ -17,7 +17,7 @@ from typing import Any
 from .catalogue import Catalogue, load_catalogue
 from .errors import RuleError, did_you_mean
 from .paths import shipped_dir
-from .yamlio import Node, load_yaml
+from .yamlio import Node, load_yaml_digest
 
 SCHEMA = "ism3-rules/1"
 RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
@@ -252,7 +252,7 @@ def load_rule_file(path: Path, catalogue: Catalogue) -> RuleFile:
         RuleError: naming the file, line and rule for the first problem found.
     """
     try:
-        data = load_yaml(path)
+        data, digest = load_yaml_digest(path)   # the digest of the very bytes parsed
     except ValueError as exc:
         raise RuleError(str(exc)) from exc
     if not isinstance(data, Node):
@@ -273,7 +273,7 @@ def load_rule_file(path: Path, catalogue: Catalogue) -> RuleFile:
         source=str(data.get("source", "")),
         description=str(data.get("description", "")).strip(),
         path=path,
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        sha256=digest,
         rules=rules,
     )
 

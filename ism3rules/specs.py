@@ -17,6 +17,8 @@ from typing import Any
 
 from .catalogue import suggest_process
 from .errors import did_you_mean
+from .identifiers import normalise
+from .limits import MAX_MAGNITUDE
 from .yamlio import Node
 
 Add = Callable[[int, str], None]
@@ -125,14 +127,27 @@ def _kind(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return f"{type(value).__name__} {value!r}"
+    shown = repr(value)
+    return f"{type(value).__name__} {shown if len(shown) <= 60 else shown[:57] + '...'}"
 
 
 def _number(value: Any) -> float | None:
+    """A finite number of at most MAX_MAGNITUDE in magnitude, else None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+    try:
+        number = float(value)
+    except OverflowError:   # an integer beyond any float
+        return None
+    return number if math.isfinite(number) and abs(number) <= MAX_MAGNITUDE else None
+
+
+def _not_a_number(value: Any) -> str:
+    """What is wrong with a value `_number` refused, for a message."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (f"a number of at most {MAX_MAGNITUDE:g} in magnitude, found "
+                f"{_kind(value)}")
+    return f"a number, found {_kind(value)}"
 
 
 def _text(node: Node, key: str, add: Add, where: str) -> str | None:
@@ -141,6 +156,11 @@ def _text(node: Node, key: str, add: Add, where: str) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         add(node.line_of(key), f"{where}'{key}' must be text, found {_kind(value)}")
+        return None
+    written = node.written_as(key)
+    if not isinstance(value, str) and (written is None or str(value) != written.strip()):
+        add(node.line_of(key), f"{where}'{key}' must be text, but YAML reads "
+            f"{(written or '').strip()[:40]!r} as a number ({str(value)[:40]}); quote it")
         return None
     return " ".join(str(value).split()) or None
 
@@ -188,8 +208,8 @@ def parse_spec(raw: Any, line: int, add: Add) -> MetricSpec | None:
                     continue
                 bounds[key] = _number(thresholds[key])
                 if bounds[key] is None:
-                    note(thresholds.line_of(key), f"{where}thresholds: '{key}' must be a "
-                         f"number, found {_kind(thresholds[key])}")
+                    note(thresholds.line_of(key), f"{where}thresholds: '{key}' must be "
+                         f"{_not_a_number(thresholds[key])}")
             lower, upper = bounds.get("lower"), bounds.get("upper")
             if lower is not None and upper is not None and lower > upper:
                 note(thresholds.line, f"{where}thresholds: lower ({lower:g}) is above "
@@ -198,8 +218,8 @@ def parse_spec(raw: Any, line: int, add: Add) -> MetricSpec | None:
     if raw.get("target") is not None:
         target = _number(raw["target"])
         if target is None:
-            note(raw.line_of("target"), f"{where}'target' must be a number, "
-                 f"found {_kind(raw['target'])}")
+            note(raw.line_of("target"), f"{where}'target' must be "
+                 f"{_not_a_number(raw['target'])}")
     better = _text(raw, "better", note, where)
     if better is not None:
         if better not in DIRECTIONS:
@@ -253,6 +273,8 @@ def parse_service_levels(raw: Any, line: int, add_item: Callable[[int, str, str 
             add(entry.line_of("process"), f"unknown process {process!r}"
                 f"{suggest_process(str(process), process_ids)}")
         metric, mtype = entry.get("metric"), entry.get("metric_type")
+        if isinstance(metric, str):
+            metric = normalise(metric)   # item ids are NFC
         if (metric is None) == (mtype is None):
             add(entry.line, "name either 'metric' (a metric item id) or 'metric_type'")
         elif metric is not None:
@@ -275,9 +297,11 @@ def parse_service_levels(raw: Any, line: int, add_item: Callable[[int, str, str 
                 number = float(match.group(2))
             except ValueError:
                 number = None
-        if not match or number is None or not math.isfinite(number):
+        if (not match or number is None or not math.isfinite(number)
+                or abs(number) > MAX_MAGNITUDE):
             add(entry.line_of("target"), f"'target' must be an operator ({', '.join(SLA_OPERATORS)}) "
-                f"and a number, e.g. '>= 99.5'; found {entry.get('target')!r}")
+                f"and a number of at most {MAX_MAGNITUDE:g} in magnitude, e.g. '>= 99.5'; "
+                f"found {repr(entry.get('target'))[:60]}")
         else:
             op, target = match.group(1), number
         window = entry.get("window", "period")

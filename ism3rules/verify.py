@@ -4,22 +4,33 @@ A report (`ism3-report/1`) records the sha256 of the bundle manifest and of ever
 file it references, of the rule files and of each profile. Verifying recomputes
 them from the bundle (and the rules and profiles) at hand and lists every
 difference. Nothing is evaluated: a match means re-running gives the same inputs.
+A report that lacks a digest it should have cannot be verified: what could not be
+checked is listed, and there is no match. Digests prove which inputs a report was
+made from, not who made it, nor that its verdicts were not edited.
+
+A report is untrusted input too: it is read within a size and a nesting limit, and
+a named pipe or a device given as the report or as the manifest is refused at once.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .digests import FileDigest, combined_digest, file_digests
+from .bundlefs import Refused, TooLarge, read_regular
+from .digests import FileDigest, combined_digest, file_digests, normalise
 from .errors import EvidenceError, ReportError
-from .evidence import MANIFEST, find_manifest, load_bundle
+from .evidence import MANIFEST, find_manifest, load_bundle, printable
+from .limits import DEFAULT_LIMITS, FLAGS, Limits
 from .profiles import list_shipped, resolve_profile
 from .report import SCHEMA
 from .rules import load_rulebook
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -42,83 +53,154 @@ class Verification:
 
     @property
     def matches(self) -> bool:
-        """Whether every checked input is what the report was computed from."""
-        return not self.differences
+        """Whether every input was checked and is what the report was computed from."""
+        return not self.differences and not self.not_checked
 
 
-def load_report(path: Path) -> dict[str, Any]:
-    """Read a JSON report written by `ism3 evaluate --format json`.
+def _depth(document: Any) -> int:
+    """The nesting depth of a parsed JSON document (a scalar is 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        elif not isinstance(node, list):
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in node if isinstance(child, (dict, list)))
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def load_report(path: Path, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """Read a JSON report written by `ism3 evaluate --format json`, within `limits`.
 
     Raises:
-        ReportError: not readable, not JSON, not ism3-report/1, or without digests.
+        ReportError: not a regular file, larger than `limits.max_report_bytes`, nested
+            deeper than `limits.max_report_depth`, not strict JSON, not ism3-report/1,
+            or without digests.
     """
+    shown = printable(str(path))
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = read_regular(path, limits.max_report_bytes)
+    except Refused as exc:
+        raise ReportError(f"{shown}: expected a JSON report file, found {exc}") from None
+    except TooLarge as exc:
+        raise ReportError(f"{shown}: {exc} for a report ({FLAGS['max_report_bytes']} "
+                          "changes it)") from None
     except OSError as exc:
-        raise ReportError(f"{path}: cannot read the report ({exc.strerror})") from exc
+        raise ReportError(f"{shown}: cannot read the report ({exc.strerror})") from exc
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ReportError(f"{path}: not UTF-8 text; give the JSON report "
+        raise ReportError(f"{shown}: not UTF-8 text; give the JSON report "
                           "(`ism3 evaluate --format json`)") from exc
     try:
-        document = json.loads(raw)
+        document = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}:{exc.lineno}: not JSON ({exc.msg}); give the JSON report "
+        raise ReportError(f"{shown}:{exc.lineno}: not JSON ({exc.msg}); give the JSON report "
                           "(`ism3 evaluate --format json`), not another format") from exc
+    except RecursionError:
+        raise ReportError(f"{shown}: nested deeper than the limit of "
+                          f"{limits.max_report_depth} levels ({FLAGS['max_report_depth']} "
+                          "changes it)") from None
+    except ValueError as exc:  # NaN, Infinity: not in strict JSON, never written by ism3
+        raise ReportError(f"{shown}: not strict JSON ({exc})") from None
+    depth = _depth(document)
+    if depth > limits.max_report_depth:
+        raise ReportError(f"{shown}: nested {depth} levels deep, more than the limit of "
+                          f"{limits.max_report_depth} ({FLAGS['max_report_depth']} changes it)")
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         found = document.get("schema") if isinstance(document, dict) else None
-        raise ReportError(f"{path}: schema is {found!r}; expected a '{SCHEMA}' JSON report")
+        raise ReportError(f"{shown}: schema is {printable(repr(found))[:80]}; expected a "
+                          f"'{SCHEMA}' JSON report")
     inputs = document.get("inputs")
     if not isinstance(inputs, dict) or not isinstance(inputs.get("bundle_files"), list):
-        raise ReportError(f"{path}: the report records no bundle digests (inputs.bundle_files); "
+        raise ReportError(f"{shown}: the report records no bundle digests (inputs.bundle_files); "
                           "it was written by an older ism3: evaluate the bundle again")
     return document
 
 
-def _recorded(document: dict[str, Any], path: Path) -> list[FileDigest]:
-    try:
-        return [FileDigest(str(f["path"]), f.get("sha256"))
-                for f in document["inputs"]["bundle_files"]]
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ReportError(f"{path}: inputs.bundle_files is malformed ({exc})") from exc
+def _digest(value: Any) -> str | None:
+    return value if isinstance(value, str) and SHA256.match(value) else None
+
+
+def _recorded(document: dict[str, Any], path: Path,
+              not_checked: list[str]) -> list[FileDigest]:
+    """The bundle file digests of the report; an entry without its digest is noted."""
+    recorded: list[FileDigest] = []
+    for number, entry in enumerate(document["inputs"]["bundle_files"], start=1):
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            raise ReportError(f"{printable(str(path))}: inputs.bundle_files entry #{number} is "
+                              "malformed (expected {path, sha256})")
+        sha = entry.get("sha256", "")
+        if sha is not None and _digest(sha) is None:
+            not_checked.append(f"{entry['path']}: the report records no valid sha256 for it")
+            continue
+        recorded.append(FileDigest(normalise(entry["path"]), sha))
+    return recorded
 
 
 def verify_report(document: dict[str, Any], bundle: Path, *, report_path: Path = Path("report"),
-                  rules_dir: Path | None = None, profile_refs: Sequence[str] = ()) -> Verification:
+                  rules_dir: Path | None = None, profile_refs: Sequence[str] = (),
+                  limits: Limits = DEFAULT_LIMITS) -> Verification:
     """Compare `document` (a loaded report) with `bundle`, the rules and the profiles.
 
     Raises:
-        EvidenceError: the bundle folder or its manifest cannot be found, or the
-            manifest is invalid although unchanged.
+        EvidenceError: the bundle folder or its manifest cannot be found or read, or
+            the manifest is invalid although unchanged.
         ReportError: the report's digest section is malformed.
         RuleError, ProfileError: the rules or a given profile cannot be loaded.
     """
-    recorded = _recorded(document, report_path)
-    inputs = document["inputs"]
     differences: list[Difference] = []
     unchanged: list[str] = []
     not_checked: list[str] = []
+    recorded = _recorded(document, report_path, not_checked)
+    inputs = document["inputs"]
 
-    if inputs.get("bundle_sha256") and inputs["bundle_sha256"] != combined_digest(recorded):
+    bundle_sha = _digest(inputs.get("bundle_sha256"))
+    if bundle_sha is None:
+        not_checked.append("the bundle digest: the report records none (inputs.bundle_sha256)")
+    elif not not_checked and bundle_sha != combined_digest(recorded):
         differences.append(Difference("report", "edited", "the report's bundle digest does not "
                                       "match its own list of file digests"))
 
     root, manifest = find_manifest(bundle)
     invalid: EvidenceError | None = None
     try:
-        paths = [i.path for i in load_bundle(bundle).items if i.path]
+        current = load_bundle(bundle, limits=limits).files
     except EvidenceError as exc:
         # An edited manifest may no longer be valid; still say what changed.
         invalid = exc
-        paths = [f.path for f in recorded if f.path != MANIFEST]
-    current = file_digests(root, manifest, paths)
+        current = file_digests(root, manifest,
+                               [f.path for f in recorded if f.path != manifest.name], limits)
 
-    before = {f.path: f.sha256 for f in recorded}
+    manifest_sha = _digest(inputs.get("bundle_manifest_sha256"))
+    listed = {f.path: f.sha256 for f in recorded}
+    if manifest_sha is None:
+        not_checked.append(f"{manifest.name}: the report records no manifest digest "
+                           "(inputs.bundle_manifest_sha256)")
+    elif manifest.name not in listed:
+        not_checked.append(f"{manifest.name}: the report does not list the manifest among "
+                           "its bundle files")
+    elif listed[manifest.name] != manifest_sha:
+        differences.append(Difference("report", "edited", "the report's manifest digest does "
+                                      "not match its own list of file digests"))
+
+    before = listed
     now = {f.path: f.sha256 for f in current}
     for path in sorted(set(before) | set(now)):
         old, new = before.get(path), now.get(path)
         if path not in now:
             differences.append(Difference(path, "removed", "no longer referenced by the manifest"))
         elif path not in before:
+            if any(note.startswith(f"{path}: ") for note in not_checked):
+                continue
             differences.append(Difference(path, "added", "now referenced by the manifest"
                                           + (f" (sha256 {new[:12]}...)" if new else "")))
         elif old == new:
@@ -133,27 +215,55 @@ def verify_report(document: dict[str, Any], bundle: Path, *, report_path: Path =
             differences.append(Difference(path, "changed", f"sha256 {str(old)[:12]}... in the "
                                           f"report, now {str(new)[:12]}..."))
     if invalid is not None:
-        if not differences:
+        if not differences and not not_checked:
             raise invalid
         first = str(invalid).splitlines()[0]
         not_checked.append(f"{MANIFEST} is no longer a valid bundle: {first}")
 
-    rules_sha = inputs.get("rules_sha256")
-    if rules_sha:
+    rules_sha = _digest(inputs.get("rules_sha256"))
+    if rules_sha is None:
+        not_checked.append("rules: the report records no rules digest (inputs.rules_sha256)")
+    else:
         digest = load_rulebook(rules_dir).digest
         if digest == rules_sha:
             unchanged.append("rules")
         else:
             differences.append(Difference("rules", "changed", f"sha256 {rules_sha[:12]}... in "
                                           f"the report, now {digest[:12]}..."))
+    _verify_profiles(document, profile_refs, differences, unchanged, not_checked)
+    return Verification(len(current), tuple(differences), tuple(unchanged), tuple(not_checked))
+
+
+def _verify_profiles(document: dict[str, Any], profile_refs: Sequence[str],
+                     differences: list[Difference], unchanged: list[str],
+                     not_checked: list[str]) -> None:
+    """Each profile the report was evaluated against, by its recorded digest."""
     given: dict[str, str] = {}
     for ref in profile_refs:
         prof = resolve_profile(ref)
         given[prof.id] = prof.sha256
     shipped = {p.id: p.sha256 for p in list_shipped()}
-    for entry in document.get("profiles", []):
-        pid, sha = entry.get("id"), entry.get("sha256")
-        if not pid or not sha:
+    profiles = document.get("profiles")
+    if not isinstance(profiles, list):
+        not_checked.append("profiles: the report lists none (profiles)")
+        return
+    listed = document["inputs"].get("profiles")
+    inputs = ({e.get("id"): e.get("sha256") for e in listed if isinstance(e, dict)}
+              if isinstance(listed, list) else None)
+    if inputs is None:
+        not_checked.append("profiles: the report records no profile digests (inputs.profiles)")
+    for number, entry in enumerate(profiles, start=1):
+        pid = entry.get("id") if isinstance(entry, dict) else None
+        if not isinstance(pid, str) or not pid:
+            not_checked.append(f"profile #{number}: the report gives it no id")
+            continue
+        sha = _digest(entry.get("sha256"))
+        if sha is None:
+            not_checked.append(f"profile {pid}: the report records no digest for it (sha256)")
+            continue
+        if inputs is not None and inputs.get(pid) != sha:
+            differences.append(Difference(f"profile {pid}", "edited", "the profile's digest "
+                                          "differs from the report's own inputs.profiles"))
             continue
         known = given.get(pid) or shipped.get(pid)
         if known is None:
@@ -163,7 +273,11 @@ def verify_report(document: dict[str, Any], bundle: Path, *, report_path: Path =
         else:
             differences.append(Difference(f"profile {pid}", "changed", f"sha256 {sha[:12]}... in "
                                           f"the report, now {known[:12]}..."))
-    return Verification(len(current), tuple(differences), tuple(unchanged), tuple(not_checked))
+    if inputs is not None:
+        for pid in sorted(set(inputs) - {e.get("id") for e in profiles if isinstance(e, dict)},
+                          key=str):
+            differences.append(Difference(f"profile {pid}", "edited", "listed in the report's "
+                                          "inputs.profiles but not among its profiles"))
 
 
 __all__ = ["Difference", "Verification", "load_report", "verify_report"]

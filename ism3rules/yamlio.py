@@ -9,6 +9,7 @@ memory. Every mapping remembers the line of each key so errors can say where the
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
+from .bundlefs import Refused, TooLarge, read_regular
 from .limits import DEFAULT_LIMITS, FLAGS, Limits
 
 if yaml.__with_libyaml__:  # libyaml parses several times faster; composing stays in Python
@@ -41,13 +43,17 @@ else:  # pragma: no cover - depends on how PyYAML was built
             Scanner.__init__(self)
             Parser.__init__(self)
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "Node", "YamlLimitError", "load_yaml"]
+__all__ = ["DEFAULT_LIMITS", "Limits", "Node", "YamlLimitError", "load_yaml", "load_yaml_digest",
+           "parse_yaml"]
 
 # Tags of plain data (the YAML core schema, plus timestamps, which stay text).
 # Anything else could build objects or surprise a reader; it is refused.
 _CORE = "tag:yaml.org,2002:"
 ALLOWED_TAGS = frozenset({"!", *(_CORE + t for t in (
     "str", "int", "float", "bool", "null", "seq", "map", "timestamp", "merge"))})
+# Python refuses to read integers of more digits (sys.get_int_max_str_digits), and
+# sexagesimal integers (`1:0:0`) cost quadratic time in their length: refused from it.
+MAX_INT_CHARS = 4300
 
 
 class Node(dict):  # type: ignore[type-arg]
@@ -55,10 +61,18 @@ class Node(dict):  # type: ignore[type-arg]
 
     line: int = 0
     key_lines: dict[str, int]
+    # For a value YAML read as something other than text (a number, a boolean, null):
+    # the plain scalar exactly as written, so a loader can refuse `id: 0x1F` (read as
+    # 31) with the text the user wrote, instead of renaming it.
+    written: dict[str, str]
 
     def line_of(self, key: str) -> int:
         """Line of `key`'s value, or of the mapping itself when the key is absent."""
         return self.key_lines.get(key, self.line)
+
+    def written_as(self, key: str) -> str | None:
+        """The plain scalar text of `key`'s value when YAML did not read it as text."""
+        return getattr(self, "written", {}).get(key)
 
 
 class YamlLimitError(Exception):
@@ -87,6 +101,7 @@ class _SafeLoader(_Parsing, Composer, SafeConstructor, Resolver):
         Resolver.__init__(self)
         self._depth = 0
         self._aliases = 0
+        self._nodes = 0
 
     # The C parser brings its own composer; use the Python one, whose steps can be checked.
     check_node = Composer.check_node
@@ -101,6 +116,10 @@ class _SafeLoader(_Parsing, Composer, SafeConstructor, Resolver):
                 raise _over("max_aliases", self.limits,
                             f"more than {self.limits.max_aliases} YAML aliases", event.start_mark)
             return super().compose_node(parent, index)
+        self._nodes += 1
+        if self._nodes > self.limits.max_nodes:
+            raise _over("max_nodes", self.limits, f"more than {self.limits.max_nodes} YAML "
+                        "nodes (values, lists and mappings)", event.start_mark)
         tag = getattr(event, "tag", None)
         if tag is not None and tag not in ALLOWED_TAGS:
             shown = "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
@@ -128,6 +147,7 @@ class _SafeLoader(_Parsing, Composer, SafeConstructor, Resolver):
         result = Node()
         result.line = _line(node.start_mark)
         result.key_lines = {}
+        result.written = {}
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             try:
@@ -142,7 +162,16 @@ class _SafeLoader(_Parsing, Composer, SafeConstructor, Resolver):
                 )
             result[key] = self.construct_object(value_node, deep=True)
             result.key_lines[str(key)] = _line(key_node.start_mark)
+            if isinstance(value_node, yaml.ScalarNode) and value_node.tag != _CORE + "str":
+                result.written[str(key)] = str(value_node.value)
         return result
+
+    def construct_yaml_int_bounded(self, node: yaml.ScalarNode) -> int:
+        if len(node.value) > MAX_INT_CHARS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a number of {len(node.value)} characters is longer than "
+                f"{MAX_INT_CHARS}; quote it if it is text", node.start_mark)
+        return int(SafeConstructor.construct_yaml_int(self, node))
 
     def construct_timestamp_as_text(self, node: yaml.ScalarNode) -> str:
         # Dates stay text: the loaders parse them and can then say where a bad one is.
@@ -153,17 +182,23 @@ _SafeLoader.add_constructor(  # type: ignore[type-var]
     Resolver.DEFAULT_MAPPING_TAG, _SafeLoader.construct_yaml_map_lines)
 _SafeLoader.add_constructor(  # type: ignore[type-var]
     _CORE + "timestamp", _SafeLoader.construct_timestamp_as_text)
+_SafeLoader.add_constructor(  # type: ignore[type-var]
+    _CORE + "int", _SafeLoader.construct_yaml_int_bounded)
 
 
 def _check_graph(root: Any, limits: Limits) -> None:
     """Refuse recursive aliases, nesting too deep through aliases, and alias bombs.
 
     One pass over the distinct nodes (never over the expansion), computing for each
-    its nesting height and its size with every alias expanded.
+    its nesting height, its size and the bytes of its scalars with every alias
+    expanded. Both what aliases add in nodes and what they add in bytes of text are
+    bounded: a short document cannot stand for a huge one.
     """
     height: dict[int, int] = {}
     size: dict[int, int] = {}
+    text: dict[int, int] = {}
     cap = limits.max_alias_expansion + 1
+    own_bytes = 0
     stack: list[tuple[Any, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
@@ -172,6 +207,11 @@ def _check_graph(root: Any, limits: Limits) -> None:
         if children_done:
             height[key] = (1 + max((height[id(k)] for k in kids), default=0)) if kids is not None else 0
             size[key] = min(1 + sum(size[id(k)] for k in kids or ()), cap * 2)
+            if kids is None:  # exact sums: at most a few hundred bits, however deep
+                text[key] = len(str(node.value).encode("utf-8", "surrogatepass"))
+                own_bytes += text[key]
+            else:
+                text[key] = sum(text[id(k)] for k in kids)
             continue
         if key in height:
             continue
@@ -193,6 +233,11 @@ def _check_graph(root: Any, limits: Limits) -> None:
     if added > limits.max_alias_expansion:
         raise _over("max_alias_expansion", limits, "aliases expand to more than "
                     f"{limits.max_alias_expansion} extra nodes (an alias bomb?)", root.start_mark)
+    added_bytes = text[id(root)] - own_bytes
+    if added_bytes > limits.max_alias_bytes:
+        raise _over("max_alias_bytes", limits, "aliases expand to more than "
+                    f"{limits.max_alias_bytes} extra bytes of text (an alias bomb?)",
+                    root.start_mark)
 
 
 def _children(node: Any) -> list[Any] | None:
@@ -203,18 +248,22 @@ def _children(node: Any) -> list[Any] | None:
     return None
 
 
-def _read_at_most(path: Path, limit: int) -> bytes:
-    """Up to `limit` bytes of a file, read in chunks (no buffer of `limit` up front)."""
-    chunks: list[bytes] = []
-    total = 0
-    with path.open("rb") as handle:
-        while total < limit:
-            chunk = handle.read(min(1 << 20, limit - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-    return b"".join(chunks)
+def read_limited(path: Path, limit: int, flag: str | None = None) -> bytes:
+    """All bytes of the regular file `path`, at most `limit` (checked on the open file).
+
+    Raises:
+        ValueError: starting with the file name: not a regular file (a folder, a pipe,
+            a device: never waited on), larger than `limit`, or unreadable.
+    """
+    changes = f" ({flag} changes it)" if flag else ""
+    try:
+        return read_regular(path, limit)
+    except Refused as exc:
+        raise ValueError(f"{path}: expected a YAML file, found {exc}") from None
+    except TooLarge as exc:
+        raise ValueError(f"{path}: {exc}{changes}") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
 def load_yaml(path: Path, limits: Limits = DEFAULT_LIMITS) -> Any:
@@ -225,20 +274,24 @@ def load_yaml(path: Path, limits: Limits = DEFAULT_LIMITS) -> Any:
             parser knows it, the line; for unreadable files, YAML syntax errors,
             non-UTF-8 bytes, refused tags and exceeded limits.
     """
-    try:
-        if not path.is_file():
-            kind = "a folder" if path.is_dir() else "not a regular file"
-            raise ValueError(f"{path}: expected a YAML file, found {kind}")
-        size = path.stat().st_size
-        if size > limits.max_bytes:
-            raise ValueError(f"{path}: {size} bytes is larger than the limit of {limits.max_bytes} "
-                             f"bytes ({FLAGS['max_bytes']} changes it)")
-        raw = _read_at_most(path, limits.max_bytes + 1)  # the file may grow after stat
-        if len(raw) > limits.max_bytes:
-            raise ValueError(f"{path}: larger than the limit of {limits.max_bytes} bytes "
-                             f"({FLAGS['max_bytes']} changes it)")
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    return load_yaml_digest(path, limits)[0]
+
+
+def load_yaml_digest(path: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Any, str]:
+    """`load_yaml`, with the sha256 of the very bytes parsed. Raises as `load_yaml`."""
+    raw = read_limited(path, limits.max_bytes, FLAGS["max_bytes"])
+    return parse_yaml(raw, path, limits), hashlib.sha256(raw).hexdigest()
+
+
+def parse_yaml(raw: bytes, path: Path | str, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """One YAML document from the bytes `raw` (read from `path`), within `limits`.
+
+    Raises:
+        ValueError: as `load_yaml`, naming `path`.
+    """
+    if len(raw) > limits.max_bytes:
+        raise ValueError(f"{path}: {len(raw)} bytes is larger than the limit of "
+                         f"{limits.max_bytes} bytes ({FLAGS['max_bytes']} changes it)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

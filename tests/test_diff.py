@@ -73,19 +73,20 @@ def test_evidence_added_removed_changed(tmp_path: Path) -> None:
 
 def test_findings_matched_by_stable_id_when_every_finding_has_one() -> None:
     old, new = report(NORTHWIND, "2026-03-31"), report(NORTHWIND, "2026-06-30")
-    fallback = _diff(old, new)["findings"]
-    assert fallback["matched_by"] == "rule, process and message"
-    # the same findings carrying stable ids (as the review issue adds them): matched by id,
-    # whatever their message says now
-    for document in (old, new):
-        for finding in document["findings"]:
-            finding["id"] = f"F-{finding['rule']}-{finding['process']}"
+    # the tool gives every finding a stable id: matched by id, whatever the message says now
     by_id = _diff(old, new)["findings"]
     assert by_id["matched_by"] == "id"
-    assert {f["id"] for f in by_id["open"]} >= {"F-MON-TARGET-MISSED-OSP-10"}
-    assert "F-MON-TARGET-MISSED-OSP-10" not in {f["id"] for f in by_id["new"]}
-    # one side without ids: both fall back to rule, process and message
+    target = next(f["id"] for f in new["findings"] if f["rule"] == "MON-TARGET-MISSED"
+                  and f["process"] == "OSP-10")
+    assert target in {f["id"] for f in old["findings"]}
+    assert target in {f["id"] for f in by_id["open"]}
+    assert target not in {f["id"] for f in by_id["new"]}
+    # reports from before finding ids (or one side without them): both sides fall back to
+    # rule, process and message
     for finding in old["findings"]:
+        del finding["id"]
+    assert _diff(old, new)["findings"]["matched_by"] == "rule, process and message"
+    for finding in new["findings"]:
         del finding["id"]
     assert _diff(old, new)["findings"]["matched_by"] == "rule, process and message"
 

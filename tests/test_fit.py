@@ -16,8 +16,10 @@ WORDS = ["OSP-10", "MET-OSP5-SCOPE", "bundle.yaml:14", "a", "backup", "managemen
 def _floor(rows: list[list[str]], headers: list[str]) -> int:
     """The narrowest a table can be without splitting a word: the longest word of each column."""
     columns = list(zip(headers, *rows, strict=True))
+    # the first column's continuation lines are indented by two (`_first_column`)
+    hang = 2 if any(len(row[0].split()) > 1 for row in rows) else 0
     return sum(max(len(w) for cell in col for w in cell.split()) for col in columns) \
-        + 2 * (len(headers) - 1)
+        + 2 * (len(headers) - 1) + hang
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -37,13 +39,14 @@ def test_a_table_fits_unless_its_words_cannot_and_keeps_every_word(seed: int) ->
 
 def test_identifiers_are_never_split_at_hyphens() -> None:
     out = fit_table([["MET-OSP5-SCOPE MET-OSP5-ACTIVITY MET-OSP5-LOAD"]], ["items"], 20)
-    assert out.splitlines()[2:] == ["MET-OSP5-SCOPE", "MET-OSP5-ACTIVITY", "MET-OSP5-LOAD"]
+    # continuations of a first column hang by two: only a row's first line starts at the margin
+    assert out.splitlines()[2:] == ["MET-OSP5-SCOPE", "  MET-OSP5-ACTIVITY", "  MET-OSP5-LOAD"]
 
 
 def test_cells_are_inert_one_line_text_unless_multiline() -> None:
     out = fit_table([["a\x1b[2Jb\nc", "x\ny"]], ["one", "two"], 80, multiline=[1])
-    assert "\x1b" not in out
-    assert [line.rstrip() for line in out.splitlines()[2:]] == ["a[2Jb c  x", " " * 9 + "y"]
+    assert "\x1b" not in out   # shown as its escape, never raw
+    assert [line.rstrip() for line in out.splitlines()[2:]] == ["a\\x1b[2Jb c  x", " " * 13 + "y"]
 
 
 def test_section_headings_go_above_their_rows() -> None:

@@ -2,9 +2,15 @@
 
 Thousands of mutated copies (random bytes in bundle.yaml and in a CSV; structural
 edits: keys dropped, duplicated, misspelt or retyped, values swapped, items
-duplicated) must each end in a clean result, with every item in the report exactly
-once, or in a clean input error (EvidenceError, every line naming the file), never in
-another exception or a hang. Work happens on copies; evidence/ is never touched.
+duplicated; the classes of issue 11: numbers beyond any float, YAML 1.1 coercions,
+calendar ends, invisible and look-alike characters, NUL in paths, formulas; and file
+system edits: a referenced file replaced by a symlink or a hard link to a secret
+outside the bundle, a named pipe, a symlink loop, a folder or a huge sparse file)
+must each end in a clean result, with every item in the report exactly once, or in a
+clean input error (EvidenceError, every line naming the file), never in another
+exception or a hang. Every format must come out strict (no NaN, no infinity in
+JSON) and inert (no raw control, format or bidi character), and the secret outside
+the bundle must never show. Work happens on copies; evidence/ is never touched.
 
 ISM3_FUZZ_CASES and ISM3_FUZZ_SEED run a longer or different campaign; a failure
 names the case number, so `ISM3_FUZZ_ONLY=<n>` replays just that case.
@@ -39,6 +45,7 @@ from ism3rules.formats import FORMATS
 from ism3rules.profiles import list_shipped
 from ism3rules.report import to_document
 from ism3rules.rules import load_rulebook
+from ism3rules.safe import has_invisible
 
 CASES = int(os.environ.get("ISM3_FUZZ_CASES", "2400"))
 SEED = int(os.environ.get("ISM3_FUZZ_SEED", "20260706"))
@@ -48,10 +55,20 @@ HANG_SECONDS = 30  # a liveness guard, far above any real evaluation: not a spee
 TOKENS = [b"*", b"&a ", b"*a", b"!!", b"!!python/object/apply:os.system ['true']", b"!x ",
           b"\xff", b"\x00", b"\xc3", b"'", b'"', b"{", b"}", b"[", b"]", b":", b": ", b"- ",
           b"\n", b"\n  ", b"\t", b"#", b"..", b"../", b"/", b"<<: ", b"2026-02-30", b"-1e999",
-          b".nan", b"~", b"?", b"|", b">", b"%YAML 1.1\n", b"---\n", b",", b"\r\n", b"\xef\xbb\xbf"]
+          b".nan", b"~", b"?", b"|", b">", b"%YAML 1.1\n", b"---\n", b",", b"\r\n", b"\xef\xbb\xbf",
+          # issue 11: coercions, magnitudes, calendar ends, invisible and look-alike text
+          b"0x1F", b"012", b"190:20:30", b"1.0e+400", b"1e308", b"-1.7e308", b"9999-12-31",
+          b"0001-01-01", "\u202e".encode(), "\u200b".encode(), "\u0421".encode(), b'"\\0"',
+          b'"\\e[2J"', b"7" * 5000, b"=cmd|' /C calc'!A0"]
 ODD_VALUES: list[Any] = [None, 0, -1, 1e308, True, "", "x" * 300, [], {}, [1, 2], {"a": 1},
                          "2026-02-30", "../../etc/passwd", "/etc/passwd", "nan", ".inf",
-                         "OSP-3", "metric", "documentation", "activity", "ab" * 32]
+                         "OSP-3", "metric", "documentation", "activity", "ab" * 32,
+                         10 ** 400, -1.7e308, 1e15, "9999-12-31", "0001-01-01", "docs/x\nMATCH: ok",
+                         "DOC\u200b1", "D\u202eX", "a\x00b", "=cmd|' /C calc'!A0", "Dr. \u0421hen",
+                         int("7" * 4000), "\x1b[2J"]
+SECRET = "SECRET-FROM-OUTSIDE-THE-BUNDLE"
+FILE_EDITS = ["symlink-outside", "hardlink-outside", "fifo", "symlink-loop", "folder",
+              "sparse-huge", "symlink-inside"]
 
 
 def _timeout(signum: int, frame: Any) -> None:
@@ -148,7 +165,11 @@ def world() -> dict[str, Any]:
 
 def _samples(tmp: Path) -> dict[str, Path]:
     """Copies of the shipped samples; northwind trimmed to a few items of each kind
-    (its CSV metrics included) to keep each evaluation quick."""
+    (its CSV metrics included) to keep each evaluation quick. Beside them, a secret the
+    file-system edits try to make the tool read."""
+    (tmp / "outside").mkdir()
+    (tmp / "outside" / "secret.md").write_text(f"{SECRET}\n")
+    (tmp / "outside" / "secret.csv").write_text(f"{SECRET},1\n")
     clinic = tmp / "harbor-clinic"
     shutil.copytree(ROOT / "evidence" / "harbor-clinic", clinic)
     north = tmp / "northwind"
@@ -184,27 +205,78 @@ def _run_one(root: Path, world: dict[str, Any]) -> str:
         for line in lines:
             assert line.startswith(str(root)), f"message does not name the file: {line!r}"
         return "input error"
-    report = to_document(assess(bundle, world["profiles"], world["rulebook"], world["catalogue"]))
+    try:
+        report = to_document(assess(bundle, world["profiles"], world["rulebook"],
+                                    world["catalogue"]))
+    except EvidenceError as exc:   # a limit on the evaluation itself (--max-facts)
+        assert str(exc).startswith(str(root)), str(exc)
+        return "input error"
     assert [e["id"] for e in report["evidence"]] == [i.id for i in bundle.items]
     assert len({i.id for i in bundle.items}) == len(bundle.items)
-    for render in FORMATS.values():
-        assert render(report)
-    json.loads(FORMATS["json"](report))
+    for name, render in FORMATS.items():
+        out = render(report)
+        assert out and SECRET not in out, name
+        assert not has_invisible(out.replace("\r\n", "").replace("\n", "")), name
+        if name in ("json", "oscal"):
+            json.loads(out, parse_constant=_not_strict)
     return "ok"
 
 
-def _cases(rng: random.Random, samples: dict[str, Path]) -> Iterator[tuple[int, str, Path, Path, bytes]]:
-    """(case number, description, bundle root, file to mutate, mutated bytes)."""
+def _not_strict(name: str) -> None:
+    raise AssertionError(f"JSON holds {name}")
+
+
+def edit_file(kind: str, target: Path, outside: Path) -> None:
+    """Replace the bundle file `target` by something hostile (see FILE_EDITS)."""
+    target.unlink()
+    if kind == "symlink-outside":
+        os.symlink(outside / ("secret.csv" if target.suffix == ".csv" else "secret.md"), target)
+    elif kind == "hardlink-outside":
+        os.link(outside / ("secret.csv" if target.suffix == ".csv" else "secret.md"), target)
+    elif kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "symlink-loop":
+        os.symlink(target.name, target)
+    elif kind == "folder":
+        target.mkdir()
+    elif kind == "sparse-huge":
+        with open(target, "wb") as handle:
+            handle.truncate(300 * 1024 * 1024)    # past the one-document limit
+    else:   # a symlink to another file of the bundle: allowed
+        os.symlink(os.path.relpath(target.parent.parent / "bundle.yaml", target.parent), target)
+
+
+def restore_file(target: Path, data: bytes) -> None:
+    if target.is_dir() and not target.is_symlink():
+        target.rmdir()
+    elif target.exists() or target.is_symlink():
+        target.unlink()
+    target.write_bytes(data)
+
+
+def _cases(rng: random.Random, samples: dict[str, Path]
+           ) -> Iterator[tuple[int, str, Path, Path, bytes | str]]:
+    """(case number, description, bundle root, file to mutate, mutated bytes or the name
+    of a file-system edit)."""
     parsed = {name: yaml.safe_load((root / "bundle.yaml").read_text())
               for name, root in samples.items()}
     csvs = sorted((samples["northwind"] / "metrics").glob("*.csv"))
     used_csvs = [p for p in csvs if p.relative_to(samples["northwind"]).as_posix()
                  in {i.get("path") for i in parsed["northwind"]["evidence"]}]
+    referenced = {name: [root / i["path"] for i in parsed[name]["evidence"]
+                         if isinstance(i.get("path"), str) and (root / i["path"]).is_file()]
+                  for name, root in samples.items()}
     for number in range(CASES):
         name = rng.choice(sorted(samples))
         root = samples[name]
         manifest = root / "bundle.yaml"
-        kind = rng.choice(["yaml-bytes", "yaml-bytes", "structure", "structure", "csv-bytes"])
+        kind = rng.choice(["yaml-bytes", "yaml-bytes", "structure", "structure", "csv-bytes",
+                           "file"])
+        if kind == "file" and referenced[name]:
+            target = rng.choice(referenced[name])
+            edit = rng.choice(FILE_EDITS)
+            yield number, f"case {number} ({edit} for {name}/{target.name})", root, target, edit
+            continue
         if kind == "csv-bytes" and name == "northwind":
             target = rng.choice(used_csvs)
             data = mutate_bytes(rng, target.read_bytes())
@@ -230,7 +302,10 @@ def test_mutated_samples_end_cleanly(tmp_path: Path, world: dict[str, Any]) -> N
     for number, description, root, target, data in _cases(rng, samples):
         if ONLY is not None and str(number) != ONLY:
             continue
-        target.write_bytes(data)
+        if isinstance(data, str):
+            edit_file(data, target, tmp_path / "outside")
+        else:
+            target.write_bytes(data)
         try:
             with _hang_guard():
                 outcomes[_run_one(root, world)] += 1
@@ -241,7 +316,7 @@ def test_mutated_samples_end_cleanly(tmp_path: Path, world: dict[str, Any]) -> N
         except Exception:  # noqa: BLE001 - every other outcome is a finding
             failures.append(f"{description}: {traceback.format_exc(limit=-3)}")
         finally:
-            target.write_bytes(originals[target])
+            restore_file(target, originals[target])
         if len(failures) >= 5:
             break
     assert not failures, "\n".join(failures)

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from cli import main
 from conftest import ROOT, doc_item, metric_item, write_bundle
-from ism3rules import evidence
+from ism3rules import bundlefs
 from ism3rules.errors import EvidenceError
 from ism3rules.evidence import load_bundle
 from ism3rules.limits import Limits
@@ -172,34 +172,39 @@ def test_a_large_valid_csv_is_read_in_full(tmp_path: Path) -> None:
 
 def test_one_file_named_by_many_items_is_read_once(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """Naming one big file many times must not multiply the work or the CSV budget."""
-    items = [dict(metric_item("OSP-3", "scope", item_id=f"M{n}"), observations={"path": "m.csv"})
-             for n in range(50)]
-    items += [doc_item("OSP-3", f"D{n}", path="d.md") for n in range(50)]
+    """Naming one big file many times, by any spelling or through a symlink inside the
+    bundle, must not multiply the reading or the CSV budget: one read per file (same
+    device and inode)."""
+    spellings = ["m.csv", "./m.csv", "sub/../m.csv".replace("sub/../", ""), "link.csv",
+                 "d/../m.csv".replace("d/../", "./")]
+    items = [dict(metric_item("OSP-3", "scope", item_id=f"M{n}"),
+                  observations={"path": spellings[n % len(spellings)]}) for n in range(50)]
+    items += [doc_item("OSP-3", f"D{n}", path=["d.md", "./d.md", "docs//../d.md"
+                                               .replace("docs//../", ""), "dlink.md"][n % 4])
+              for n in range(50)]
     root = write_bundle(tmp_path / "b", items, files={"m.csv": "date,value\n2026-01-01,3\n",
                                                       "d.md": "x\n"})
-    calls = {"csv": 0, "hash": 0}
-    real_csv, real_hash = evidence.read_csv_observations, evidence.file_sha256
-    real_plain = evidence._read_plain_csv
+    os.symlink("m.csv", root / "link.csv")
+    os.symlink("d.md", root / "dlink.md")
+    reads: list[int] = []
+    real_chunks = bundlefs.OpenFile.chunks
 
-    def counting_plain(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-        calls["csv"] += 1  # the fast path for plain CSVs: a reading too
-        return real_plain(*args, **kwargs)  # type: ignore[arg-type]
+    def counting(self: bundlefs.OpenFile, limit: int):  # type: ignore[no-untyped-def]
+        reads.append(self.identity[1])
+        return real_chunks(self, limit)
 
-    def counting_csv(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-        calls["csv"] += 1
-        return real_csv(*args, **kwargs)  # type: ignore[arg-type]
-
-    def counting_hash(path: Path) -> str:
-        calls["hash"] += 1
-        return real_hash(path)
-
-    monkeypatch.setattr(evidence, "read_csv_observations", counting_csv)
-    monkeypatch.setattr(evidence, "_read_plain_csv", counting_plain)
-    monkeypatch.setattr(evidence, "file_sha256", counting_hash)
-    loaded = load_bundle(root, limits=Limits(max_csv_bytes=30))  # one copy fits, 50 would not
+    monkeypatch.setattr(bundlefs.OpenFile, "chunks", counting)
+    size = len("date,value\n2026-01-01,3\n")
+    with pytest.raises(EvidenceError, match="each item naming a file counts its bytes"):
+        load_bundle(root, limits=Limits(max_csv_bytes=50 * size - 1))   # 50 items name it
+    reads.clear()
+    loaded = load_bundle(root, limits=Limits(max_csv_bytes=50 * size))
     assert all(i.accepted for i in loaded.items) and len(loaded.items) == 100
-    assert calls == {"csv": 1, "hash": 1}
+    inodes = {(root / "m.csv").stat().st_ino, (root / "d.md").stat().st_ino}
+    manifest = (root / "bundle.yaml").stat().st_ino
+    assert sorted(reads) == sorted([*inodes, manifest])  # each file read once
+    digests = {f.path: f.sha256 for f in loaded.files}
+    assert digests["link.csv"] == digests["m.csv"] and digests["dlink.md"] == digests["d.md"]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
@@ -246,11 +251,12 @@ def test_limit_flags_can_be_raised_for_a_trusted_bundle(tmp_path: Path) -> None:
 
 
 def test_cli_limit_flags_match_the_library_defaults() -> None:
-    from cli import LIMIT_OPTIONS
+    from cli import LIMIT_OPTIONS, REPORT_LIMIT_OPTIONS
     from ism3rules.limits import DEFAULT_LIMITS, FLAGS
 
-    assert {name: flag for name, flag, _, _ in LIMIT_OPTIONS} == FLAGS
-    assert all(getattr(DEFAULT_LIMITS, name) == default for name, _, default, _ in LIMIT_OPTIONS)
+    options = LIMIT_OPTIONS + REPORT_LIMIT_OPTIONS
+    assert {name: flag for name, flag, _, _ in options} == FLAGS
+    assert all(getattr(DEFAULT_LIMITS, name) == default for name, _, default, _ in options)
 
 
 @pytest.mark.parametrize("value", [1e20, 1e-05, 1e308, 5e-324, float("inf"), -1e16])
@@ -268,11 +274,12 @@ def test_numbers_the_engine_cannot_parse_are_made_readable(value: float) -> None
 
 def test_a_huge_observation_outside_control_limits_is_a_finding_not_a_crash(
         tmp_path: Path) -> None:
-    """Found by the fuzzing run: a value of 1e20 made the engine fail (exit 3)."""
+    """Found by the fuzzing run: a value of 1e20 made the engine fail (exit 3). Values
+    are now bounded at 1e15 in magnitude; the largest allowed is still a finding."""
     dates = [f"2026-01-{d:02d}" for d in range(1, 13)]
     item = dict(metric_item("OSP-3", "activity", dates, "M1"))
-    item["observations"][-1]["value"] = 100000000000000000000
+    item["observations"][-1]["value"] = 1000000000000000
     root = write_bundle(tmp_path / "b", [item], period=("2026-01-01", "2026-12-31"))
     result = CliRunner().invoke(main, ["evaluate", str(root), "-p", "small-business"])
     assert result.exit_code == 0, result.output
-    assert "M1: 1e+20 on 2026-01-12 is above the upper control limit" in result.output
+    assert "M1: 1e+15 on 2026-01-12 is above the upper control limit" in result.output

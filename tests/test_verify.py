@@ -101,8 +101,9 @@ def test_custom_profile_is_checked_when_given(copied: tuple[Path, Path], tmp_pat
                        "  - {level: 1, name: One, requires: {OSP-3: initial}}\n")
     report = tmp_path / "mine.json"
     run(["evaluate", str(bundle), "-p", str(profile), "-f", "json", "-o", str(report)], 0)
-    out = run(["verify", str(report), str(bundle)], 0)
-    assert "not checked: profile mine" in out
+    out = run(["verify", str(report), str(bundle)], 1)  # what cannot be checked does not match
+    assert "not checked: profile mine" in out and "NOT VERIFIED: 1 input(s)" in out
+    assert "MATCH:" not in out
     run(["verify", str(report), str(bundle), "-p", str(profile)], 0)
     profile.write_text(profile.read_text().replace("name: Mine", "name: Mine v2"))
     out = run(["verify", str(report), str(bundle), "-p", str(profile)], 1)
@@ -131,3 +132,60 @@ def test_bundle_digest_is_reproducible_with_sha256sum_lines(copied: tuple[Path, 
     lines = "".join(f"{hashlib.sha256((bundle / p).read_bytes()).hexdigest()}  {p}\n"
                     for p in paths)
     assert doc["inputs"]["bundle_sha256"] == hashlib.sha256(lines.encode()).hexdigest()
+
+
+def _drop(doc: dict, path: str) -> None:
+    """Delete the key at a dotted path (`inputs.profiles.0.sha256`)."""
+    *parents, last = path.split(".")
+    node = doc
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node[part]
+    if last.isdigit():
+        del node[int(last)]
+    else:
+        del node[last]
+
+
+@pytest.mark.parametrize("deleted, named", [
+    ("inputs.rules_sha256", "rules: the report records no rules digest (inputs.rules_sha256)"),
+    ("profiles.0.sha256", "the report records no digest for it (sha256)"),
+    ("inputs.profiles", "profiles: the report records no profile digests (inputs.profiles)"),
+    ("inputs.bundle_sha256", "the bundle digest: the report records none"),
+    ("inputs.bundle_manifest_sha256", "bundle.yaml: the report records no manifest digest"),
+    ("inputs.bundle_files.1.sha256", "the report records no valid sha256 for it"),
+])
+def test_a_report_missing_a_digest_cannot_verify(copied: tuple[Path, Path], deleted: str,
+                                                 named: str) -> None:
+    """Issue 11: a report whose rules_sha256 or profile sha256 were deleted verified as
+    MATCH. What cannot be checked is named, and there is no match (exit 1)."""
+    bundle, report = copied
+    doc = json.loads(report.read_text())
+    _drop(doc, deleted)
+    report.write_text(json.dumps(doc))
+    out = run(["verify", str(report), str(bundle)], 1)
+    assert "not checked: " in out and named in out, out
+    assert "MATCH:" not in out.replace("MISMATCH:", "")
+    assert "NOT VERIFIED" in out or "MISMATCH" in out
+
+
+@pytest.mark.parametrize("edit", ["profile-digest", "extra-input-profile", "manifest-digest"])
+def test_a_report_whose_digests_disagree_with_each_other_is_edited(
+        copied: tuple[Path, Path], edit: str) -> None:
+    bundle, report = copied
+    doc = json.loads(report.read_text())
+    if edit == "profile-digest":
+        doc["profiles"][0]["sha256"] = "0" * 64
+    elif edit == "extra-input-profile":
+        doc["inputs"]["profiles"].append({"id": "ghost", "sha256": "1" * 64})
+    else:
+        doc["inputs"]["bundle_manifest_sha256"] = "2" * 64
+    report.write_text(json.dumps(doc))
+    out = run(["verify", str(report), str(bundle)], 1)
+    assert "edited" in out and "MISMATCH" in out
+
+
+def test_every_input_checked_is_listed_as_unchanged(copied: tuple[Path, Path]) -> None:
+    bundle, report = copied
+    out = run(["verify", str(report), str(bundle)], 0)
+    profiles = len(json.loads(report.read_text())["profiles"])
+    assert f"MATCH: the report matches ({8 + 1 + profiles} inputs unchanged)" in out

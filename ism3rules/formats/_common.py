@@ -2,63 +2,31 @@
 
 Every string that comes from a bundle or a profile (organization name, evidence id,
 title, path, reason, ...) is untrusted: it reaches a browser, a spreadsheet, an XML
-parser or a Markdown renderer only through the escaping function of that format.
+parser or a Markdown renderer only through the escaping function of that format,
+which is the output-neutralising layer's (`ism3rules.safe`).
 """
 
 from __future__ import annotations
 
-import html
-import re
 import uuid
 from typing import Any
 
-# Markdown: every ASCII punctuation character may be backslash-escaped (CommonMark);
-# these are the ones with meaning inside a line (`|` ends a table cell). `<`, `>` and
-# `&` become entities so no renderer sees raw HTML. A value starting like a heading,
-# list item or quote is escaped at its start too.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-_MD_LEADING_MARK = re.compile(r"^([#+\-=>])")
-_MD_LEADING_NUMBER = re.compile(r"^(\d+)([.)])")
-# XML 1.0 forbids most control characters even when escaped.
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-# Terminal/other control characters: never useful in a report, sometimes harmful.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# A spreadsheet treats a cell starting with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from .. import safe
 
-
-def text(value: Any) -> str:
-    """Any value as one line of text: None -> '', lists joined, control characters dropped."""
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)):
-        return ", ".join(text(v) for v in value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    out = " ".join(str(value).replace("\r\n", "\n").splitlines())
-    return _CONTROL.sub("", out)
+# Every escaping function of the formats is the output-neutralising layer's
+# (ism3rules/safe.py), under the names the formats have always used.
+text = safe.line            # one line of display text; invisible characters shown escaped
+h = safe.html               # HTML text and attribute values
+md = safe.md                # inert inline Markdown
+md_code = safe.md_code      # a Markdown code span
+xml_text = safe.xml         # XML 1.0 text
+csv_cell = safe.csv_cell    # a CSV cell, formula injection neutralised
 
 
 def strip_controls(value: str) -> str:
-    """`value` without control characters other than newline (for terminals)."""
-    return _CONTROL.sub("", value)
-
-
-def md(value: Any) -> str:
-    """`value` as inert inline Markdown: no HTML, no emphasis, links or table breaks."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", html.escape(text(value), quote=False))
-    escaped = _MD_LEADING_MARK.sub(r"\\\1", escaped)
-    return _MD_LEADING_NUMBER.sub(r"\1\\\2", escaped)
-
-
-def md_code(value: Any) -> str:
-    """`value` as a Markdown code span (ids, digests); backticks and pipes kept inert."""
-    raw = text(value)
-    if not raw:
-        return ""
-    if "`" in raw or "|" in raw or "<" in raw:
-        return md(raw)
-    return f"`{raw}`"
+    """Rendered lines for a terminal: newlines kept, every other invisible character
+    (escape sequences, bidi overrides, zero-width characters) shown as its escape."""
+    return safe.terminal_block(value)
 
 
 def md_row(cells: list[str]) -> str:
@@ -69,24 +37,6 @@ def md_row(cells: list[str]) -> str:
 def md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
     """A Markdown (GFM) table from escaped cells, as lines."""
     return [md_row(headers), md_row(["---"] * len(headers)), *(md_row(r) for r in rows)]
-
-
-def h(value: Any) -> str:
-    """`value` escaped for HTML text and attribute values."""
-    return html.escape(text(value), quote=True)
-
-
-def xml_text(value: Any) -> str:
-    """`value` with characters XML 1.0 cannot carry replaced (the serializer escapes the rest)."""
-    return _XML_INVALID.sub("\ufffd", text(value))
-
-
-def csv_cell(value: Any) -> str:
-    """`value` for a CSV cell, neutralised against formula injection (a leading `'`)."""
-    out = text(value)
-    if out.startswith(_FORMULA_START):
-        return "'" + out
-    return out
 
 
 NAMESPACE = uuid.UUID("6f1c3d2e-8a4b-5c7d-9e0f-1a2b3c4d5e6f")

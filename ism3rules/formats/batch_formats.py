@@ -1,19 +1,31 @@
-"""Renderings of the batch summary (ism3-batch/1): table, JSON and CSV. Registered explicitly."""
+"""Renderings of the batch summary (ism3-batch/1): table, JSON and CSV. Registered explicitly.
+
+Paths, organization ids and names and error messages come from the bundles (and the
+file system): they go through the output-neutralising layer (`ism3rules.safe`), as
+in every other format.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
-from typing import Any
 from collections.abc import Callable
+from typing import Any
 
 from .fit import fit_table
+
+from .. import safe
+
+
+def _lines(text: Any) -> str:
+    """A multi-line message (one problem per line) with each line made inert."""
+    return "\n".join(safe.terminal(part) for part in str(text or "").split("\n"))
 
 
 def render_batch_table(summary: dict[str, Any], width: int | None = None) -> str:
     """Organizations x profiles (achieved / max level), then the failures with their error,
     fitted to `width` columns (default: fit.STABLE_WIDTH)."""
+    summary = safe.neutral(summary, keep=("error",))
     profiles = summary["profiles"]
     out: list[str] = []
     ok = [b for b in summary["bundles"] if b["status"] == "ok"]
@@ -26,7 +38,7 @@ def render_batch_table(summary: dict[str, Any], width: int | None = None) -> str
         out.append("")
     if failed:
         out.append("Failed")
-        out.append(fit_table([[b["path"], b["error"]] for b in failed], ["bundle", "error"],
+        out.append(fit_table([[b["path"], _lines(b["error"])] for b in failed], ["bundle", "error"],
                              width, text_columns=[1], multiline=[1]))
         out.append("")
     totals = summary["totals"]
@@ -43,7 +55,7 @@ def render_batch_table(summary: dict[str, Any], width: int | None = None) -> str
 
 def render_batch_json(summary: dict[str, Any]) -> str:
     """Indented JSON in the summary's own key order, with a final newline."""
-    return json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
+    return safe.json_dumps(summary)
 
 
 def render_batch_csv(summary: dict[str, Any]) -> str:
@@ -54,13 +66,14 @@ def render_batch_csv(summary: dict[str, Any]) -> str:
     ids = [p["id"] for p in summary["profiles"]]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["path", "status", "organization_id", "organization_name", *ids,
-                     "report", "error"])
+    writer.writerow([safe.csv_cell(h) for h in ["path", "status", "organization_id",
+                                                 "organization_name", *ids, "report", "error"]])
     for b in summary["bundles"]:
         org = b["organization"] or {"id": "", "name": ""}
-        writer.writerow([b["path"], b["status"], org["id"], org["name"],
-                         *(b["levels"].get(i, "") for i in ids), b["report"] or "",
-                         b["error"] or ""])
+        writer.writerow([safe.csv_cell(b["path"]), safe.csv_cell(b["status"]),
+                         safe.csv_cell(org["id"]), safe.csv_cell(org["name"]),
+                         *(b["levels"].get(i, "") for i in ids), safe.csv_cell(b["report"] or ""),
+                         safe.csv_cell(b["error"] or "")])
     return buffer.getvalue()
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import requirement_state, text
+from ..safe import neutral
+from ._common import requirement_state, strip_controls, text
 from .fit import fit_lines
 
 
@@ -57,6 +58,7 @@ def render_explanation(document: dict[str, Any], process: str,
     rule derives). Lines are wrapped at spaces to `width` columns (default:
     fit.STABLE_WIDTH). Raises KeyError when `process` is not in the document.
     """
+    document, rules = neutral(document), neutral(rules)   # inputs, laid out below
     proc = document["processes"][process]
     items = {e.get("id"): e for e in document.get("evidence", [])}
     shas = proc.get("evidence_sha256") or {}
@@ -123,7 +125,7 @@ def render_explanation(document: dict[str, Any], process: str,
         out.append("")
         out.append("In the profiles:")
         out += lines
-    return "\n".join(fit_lines(out, width)) + "\n"
+    return strip_controls("\n".join(fit_lines(out, width))) + "\n"
 
 
 def _profile_lines(document: dict[str, Any], process: str) -> list[str]:

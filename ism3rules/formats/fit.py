@@ -34,6 +34,21 @@ def _wrap(cell: str, width: int) -> str:
     return "\n".join(textwrap.wrap(cell, width, break_long_words=False, break_on_hyphens=False))
 
 
+def _first_column(lines: list[str], width: int) -> str:
+    """A first-column cell wrapped with a hanging indent: only a row's first line starts
+    at the left margin, so text from an input (a path, a name) can never begin a line of
+    its own that reads like the tool's output (`MATCH: ...`)."""
+    out: list[str] = []
+    for line in lines:
+        if len(line) <= width and not out:
+            out.append(line)
+            continue
+        out.extend(textwrap.wrap(line, width, initial_indent="  " if out else "",
+                                 subsequent_indent="  ", break_long_words=False,
+                                 break_on_hyphens=False) or [""])
+    return "\n".join(out)
+
+
 def _cell(value: Any, keep_lines: bool) -> list[str]:
     if keep_lines and isinstance(value, str):
         return [text(line) for line in value.splitlines()] or [""]
@@ -60,6 +75,8 @@ def fit_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int 
                for i in range(count)]
     floor = [max([_words_width(heads[i]), *(_words_width(line) for r in cells for line in r[i])])
              for i in range(count)]
+    if any(len(line.split()) > 1 for r in cells for line in r[0]):
+        floor[0] += 2   # room for the hanging indent of the first column's continuations
     widths = list(natural)
 
     def total() -> int:
@@ -73,7 +90,8 @@ def fit_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int 
                 break
             widest = max(shrinkable, key=lambda i: (widths[i], -i))
             widths[widest] -= 1
-    wrapped = [["\n".join(_wrap(line, widths[i]) for line in c) for i, c in enumerate(row)]
+    wrapped = [[_first_column(c, widths[0]) if i == 0
+                else "\n".join(_wrap(line, widths[i]) for line in c) for i, c in enumerate(row)]
                for row in cells]
     shown_heads = [_wrap(h, widths[i]) for i, h in enumerate(heads)]
     # The header is a row of its own, underlined like tabulate's "simple" format but

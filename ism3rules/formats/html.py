@@ -45,6 +45,7 @@ h3 { font-size: 16px; margin: 18px 0 6px; }
 table { border-collapse: collapse; width: 100%; margin: 6px 0 12px; font-size: 12.5px; }
 th, td { border: 1px solid var(--line); padding: 3px 6px; text-align: left;
          vertical-align: top; }
+td.why { overflow-wrap: anywhere; min-width: 16em; }   /* a reason may hold a whole sha256 */
 th { background: #f1f3f5; }
 code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 11.5px;
               overflow-wrap: break-word; }

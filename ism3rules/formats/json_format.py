@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from ..safe import json_dumps
 
 
 def render_json(document: dict[str, Any]) -> str:
-    """Indented JSON with keys in the document's own fixed order and a final newline."""
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    """Indented JSON with keys in the document's own fixed order and a final newline.
+
+    Strict JSON (never NaN or an infinity); the data exactly, with invisible characters
+    written as escapes (`safe.json_dumps`).
+    """
+    return json_dumps(document)

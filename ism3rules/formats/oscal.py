@@ -15,11 +15,11 @@ the tests.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote
 
 from ..catalogue import Catalogue
+from ..safe import json_dumps
 from ._common import highest_requirements, md, new_gaps, stable_uuid, text, timestamp
 from .markdown import gap_missing, gap_rejected
 
@@ -44,7 +44,7 @@ def _props(*pairs: tuple[str, Any]) -> list[dict[str, Any]]:
 
 
 def _dump(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+    return json_dumps(obj)
 
 
 def render_oscal(document: dict[str, Any]) -> str:

@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..safe import neutral
+from ._common import strip_controls
 from .fit import fit_lines, fit_table
 from .json_format import render_json
 
@@ -28,13 +30,14 @@ def render_plan_table(plan: dict[str, Any], width: int | None = None) -> str:
     The table is fitted to `width` columns (default: fit.STABLE_WIDTH); the snippet is
     YAML to paste and is never wrapped.
     """
+    plan = neutral(plan, keep=("snippet",))   # the snippet is made safe where it is written
     org, prof, target = plan["organization"], plan["profile"], plan["target"]
     out = fit_lines([f"{org['name']} ({org['id']}): profile {prof['id']} ({prof['source']}), "
                      f"achieved level {prof['achieved_level']} / {prof['max_level']}",
                      f"Target: level {target['level']} ({target['name']})"], width)
     if not plan["steps"]:
         out.append("Already met: nothing to add.")
-        return "\n".join(out) + "\n"
+        return strip_controls("\n".join(out)) + "\n"
     out.append(f"{len(plan['steps'])} process(es) to raise, {plan['evidence_to_add']} evidence "
                "item(s) to add, cheapest first:")
     out.append("")
@@ -50,7 +53,7 @@ def render_plan_table(plan: dict[str, Any], width: int | None = None) -> str:
                          width, text_columns=[2, 5]))
     out.append("")
     out.append(plan["snippet"].rstrip("\n"))
-    return "\n".join(out) + "\n"
+    return strip_controls("\n".join(out)) + "\n"
 
 
 def side_by_side(comparison: dict[str, Any], max_fixes: int | None = None,
@@ -91,9 +94,10 @@ def side_by_side(comparison: dict[str, Any], max_fixes: int | None = None,
 
 def render_comparison_table(comparison: dict[str, Any], width: int | None = None) -> str:
     """The comparison as a person reads it in a terminal, fitted to `width` columns."""
+    comparison = neutral(comparison)
     org = comparison["organization"]
-    return "\n".join([*fit_lines([f"{org['name']} ({org['id']})"], width), "",
-                      *side_by_side(comparison, width=width)]).rstrip("\n") + "\n"
+    return strip_controls("\n".join([*fit_lines([f"{org['name']} ({org['id']})"], width), "",
+                                      *side_by_side(comparison, width=width)]).rstrip("\n")) + "\n"
 
 
 PLAN_FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from ..gap import compare
+from ..safe import neutral
 from ._common import strip_controls
 from .fit import fit_lines, fit_table
 from .plan import side_by_side
@@ -58,6 +59,7 @@ def render_table(document: dict[str, Any], width: int | None = None) -> str:
     Tables are fitted to `width` columns (default: fit.STABLE_WIDTH) by wrapping
     their text at spaces; identifiers are never split.
     """
+    document = neutral(document)   # nothing from an input reaches the layout raw
     org = document["organization"]
     out: list[str] = []
     period = document["assessment"]["period"]
