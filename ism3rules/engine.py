@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import EngineError, RuleError
-from .rules import FACT_TYPES, Condition, Ref, Rule, Rulebook
+from .rules import FACT_TYPES, OPERATORS, Condition, Ref, Rule, Rulebook, derived_fact
 
 Fact = dict[str, Any]
 SENTINEL_RULE = "ISM3-SESSION-OPEN"
@@ -104,8 +104,8 @@ def _expr(cond: Condition, index: int, aliases: dict[str, str]) -> dict[str, Any
         value: Any = test.value
         if isinstance(value, Ref):
             value = {aliases[value.alias]: value.attr}
-        from .rules import OPERATORS
-
+        elif isinstance(value, float):
+            value = engine_number(value)
         op = OPERATORS[test.op]
         terms.append({test.attr: value} if op == "$eq" else {op: {test.attr: value}})
     return terms[0] if len(terms) == 1 else {"$and": terms}
@@ -222,7 +222,7 @@ class CompiledRulebook:
             raise EngineError(f"internal error in a rule action: {state['exception'][:500]}")
 
 
-def _engine_number(value: float) -> float:
+def engine_number(value: float) -> float:
     """`value`, or the nearest float the engine can read back.
 
     The engine reads facts as JSON and refuses a number written with an exponent but
@@ -240,10 +240,10 @@ def _engine_number(value: float) -> float:
 
 
 def engine_safe(fact: Fact) -> Fact:
-    """`fact` with every float readable by the engine (see `_engine_number`)."""
+    """`fact` with every float readable by the engine (see `engine_number`)."""
     if not any(isinstance(v, float) for v in fact.values()):
         return fact
-    return {k: _engine_number(v) if isinstance(v, float) else v for k, v in fact.items()}
+    return {k: engine_number(v) if isinstance(v, float) else v for k, v in fact.items()}
 
 
 def _noop(c: Any) -> None:
@@ -254,12 +254,12 @@ def _make_action(rule: Rule, aliases: dict[str, str],
                  consumed: bool = True) -> Callable[[Any], None]:
     """The action of one rule: record the firing, then assert the derived fact.
 
-    `consumed` False: no rule has a condition on this fact type, so asserting it
-    could only raise inside the engine; the firing is recorded and that is all.
+    What a firing derives is `rules.derived_fact`, the definition every explanation
+    uses too. `consumed` False: no rule has a condition on this fact type, so asserting
+    it could only raise inside the engine; the firing is recorded and that is all.
     """
     names = [(c.alias, aliases[c.alias]) for c in rule.when]
-    then = rule.then
-    key_attrs = FACT_TYPES[rule.then_fact].key
+    keyed = FACT_TYPES[rule.then_fact].keyed
     not_handled, observed = _exceptions()
 
     def action(c: Any) -> None:
@@ -270,28 +270,20 @@ def _make_action(rule: Rule, aliases: dict[str, str],
         if run is None:
             return
         process = first["process"]
-        pairs = tuple((alias, matched[engine_alias]["id"]) for alias, engine_alias in names)
-        derived: dict[str, Any] = {"t": rule.then_fact, "process": process}
-        for key, value in then.items():
-            if isinstance(value, Ref):  # a value copied from a matched fact
-                value = matched[aliases[value.alias]].get(value.attr)
-            derived[key] = list(value) if isinstance(value, tuple) else value
-        if key_attrs:  # one fact per key, as many firings as derive it
-            fact_id = ":".join([rule.then_fact, process, *(str(derived.get(k)) for k in key_attrs)])
-        else:
-            basis = "\x1f".join(i for _, i in pairs).encode()
-            fact_id = f"{rule.then_fact}:{process}:{rule.id}:{hashlib.sha256(basis).hexdigest()[:16]}"
-        derived = {"id": fact_id, **derived}
-        run.firings.append(Firing(rule.id, process, pairs, tuple(
-            (k, tuple(v) if isinstance(v, list) else v) for k, v in derived.items())))
-        if key_attrs:
+        facts = {alias: matched[engine_alias] for alias, engine_alias in names}
+        pairs = tuple((alias, facts[alias]["id"]) for alias, _ in names)
+        derived = derived_fact(rule, process, facts)
+        fact_id = derived["id"]
+        run.firings.append(Firing(rule.id, process, pairs, tuple(derived.items())))
+        if keyed:
             if fact_id in run.keyed:
                 return  # derived already: the firing is recorded, the fact is the same
             run.keyed.add(fact_id)
         if not consumed:
             return
         try:
-            c.assert_fact(engine_safe(derived))
+            c.assert_fact(engine_safe({k: list(v) if isinstance(v, tuple) else v
+                                       for k, v in derived.items()}))
         except not_handled:
             pass  # no rule uses this derived fact; the firing is recorded all the same
         except observed:
