@@ -30,10 +30,16 @@ class _Ism3Group(click.Group):
     """Turns every error into a one-line-per-problem message and an exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from ism3rules.errors import Ism3Error
+        from ism3rules.errors import EngineError, Ism3Error
 
         try:
             return super().invoke(ctx)
+        except EngineError as exc:   # the engine failed or contradicted the rules: a bug
+            for line in str(exc).splitlines():
+                click.echo(f"ism3: {line}", err=True)
+            click.echo("ism3: this is a bug; please report it with the command you ran",
+                       err=True)
+            ctx.exit(EXIT_INTERNAL)
         except Ism3Error as exc:
             for line in str(exc).splitlines():
                 click.echo(f"ism3: error: {line}", err=True)

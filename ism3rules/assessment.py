@@ -210,14 +210,18 @@ class _Context:
 
     def vocabulary(self, catalogue: Catalogue) -> list[ItemToAdd]:
         """The items a plan may add: a document, a metric of each type (with each
-        frequency when there is a period to count periods in), a role item of each role."""
+        frequency when there is a period to count periods in), a role item of each role;
+        documents and roles also dated from the assessment date, when there is one."""
         frequencies: tuple[str | None, ...] = (None,)
         if self.start is not None and self.cutoff is not None:
             frequencies += FREQUENCIES
-        return ([ItemToAdd("documentation")]
+        dates: tuple[str | None, ...] = (None,)
+        if self.cutoff is not None:
+            dates += (self.cutoff.isoformat(),)
+        return ([ItemToAdd("documentation", date=d) for d in dates]
                 + [ItemToAdd("metric", metric_type=m.name, frequency=f)
                    for m in catalogue.metric_types for f in frequencies]
-                + [ItemToAdd("role", role=r) for r in ROLES])
+                + [ItemToAdd("role", role=r, date=d) for r in ROLES for d in dates])
 
     def build(self, new: ItemToAdd, process: str, ident: str) -> list[Fact]:
         """The facts the item `new` would give once added as a plan says (documents in
@@ -225,6 +229,7 @@ class _Context:
         item = EvidenceItem(id=ident, process=process, kind=new.kind, line=0,
                             status="accepted", metric_type=new.metric_type, role=new.role,
                             person=new.person,
+                            effective=date.fromisoformat(new.date) if new.date else None,
                             specification=MetricSpec(frequency=new.frequency)
                             if new.frequency else None)
         stats = None
@@ -254,7 +259,7 @@ def _check_engine(rulebook: Rulebook, facts: dict[str, Fact],
         raise EngineError(
             "internal error: the rules engine and the rules' meaning disagree (fired only by "
             f"the engine: {', '.join(only_engine[:5]) or 'none'}; meant but not fired: "
-            f"{', '.join(only_rules[:5]) or 'none'}); please report it with the rule files")
+            f"{', '.join(only_rules[:5]) or 'none'})")
     return closures
 
 
@@ -436,7 +441,8 @@ class _World:
                 if kind == "requirement_met":
                     self.requirement_met.setdefault(fact_id, firing.rule_id)
                 else:
-                    behind = sorted(self._evidence_behind(firing.derived_fact["id"]))
+                    behind = sorted(set().union(*(self._evidence_behind(i)
+                                                  for _, i in firing.matched)))
                     self.requirement_excluded.setdefault(
                         fact_id, (firing.rule_id, behind[0] if behind else ""))
         self.rejected: dict[str, list[EvidenceItem]] = defaultdict(list)
@@ -467,7 +473,7 @@ class _World:
         if not firings:
             return set(self.evidence_of.get(fact_id, ()))
         found: set[str] = set()
-        for firing in firings:   # a keyed fact (one metric type) may be derived many times
+        for firing in firings:   # a fact (one metric type) may be derived many times
             for _, matched in firing.matched:
                 found |= self._evidence_behind(matched, seen)
         return found

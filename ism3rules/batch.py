@@ -36,7 +36,7 @@ from typing import Any
 
 from . import __version__
 from .api import Inputs, load_inputs, report_document
-from .errors import EvidenceError, Ism3Error
+from .errors import EngineError, EvidenceError, Ism3Error
 from .evidence import MANIFEST
 from .limits import Limits
 from .output import write_atomically
@@ -290,6 +290,8 @@ def _evaluate_one(path: str, report: str | None) -> BundleOutcome:
             from .formats import FORMATS
 
             write_atomically(Path(report), FORMATS["json"](document))
+    except EngineError as exc:   # the engine failed or contradicted the rules: a bug
+        return BundleOutcome(path, error=str(exc), error_kind=INTERNAL_ERROR)
     except (Ism3Error, OSError) as exc:
         text = str(exc)
         if isinstance(exc, OSError):

@@ -19,7 +19,14 @@ durable_rules 2.0.28):
   firings are recorded before the derived fact is asserted;
 - the engine cannot read a number written with an exponent but no decimal point
   (`1e+20`, `1e-05`: error 204) nor an infinity (error 202): such floats are moved
-  one unit in the last place (or to the largest float) before they are asserted.
+  one unit in the last place (or to the largest float) before they are asserted;
+- a join whose last test compares with another fact by an operator other than
+  equality (`rank: {gte: {ref: ...}}`) makes the engine read past the end of its
+  expression list when a test fails (valgrind: invalid read in
+  reduceExpressionSequence; a segmentation fault in a long random campaign): the
+  equality join on the process is always compiled last;
+- facts of a type no rule has a condition on are not asserted at all (the engine
+  would refuse them; refusing costs time and was part of the crash above).
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import EngineError, RuleError
-from .rules import FACT_TYPES, OPERATORS, Condition, Ref, Rule, Rulebook, derived_fact
+from .rules import OPERATORS, Condition, Ref, Rule, Rulebook, derived_fact
 
 Fact = dict[str, Any]
 SENTINEL_RULE = "ISM3-SESSION-OPEN"
@@ -63,7 +70,7 @@ class _Run:
     def __init__(self) -> None:
         self.firings: list[Firing] = []
         self.errors: list[str] = []
-        self.keyed: set[str] = set()     # ids of keyed derived facts already asserted
+        self.derived: set[str] = set()   # ids of derived facts already asserted
 
 
 _lock = threading.RLock()
@@ -98,8 +105,6 @@ def _exceptions() -> tuple[type[Exception], type[Exception]]:
 def _expr(cond: Condition, index: int, aliases: dict[str, str]) -> dict[str, Any]:
     """The engine expression of one condition; `aliases` maps rule aliases to engine ones."""
     terms: list[dict[str, Any]] = [{"t": cond.fact}]
-    if index > 0:  # every condition is about the rule's process: join on the first fact
-        terms.append({"process": {"a0": "process"}})
     for test in cond.tests:
         value: Any = test.value
         if isinstance(value, Ref):
@@ -108,6 +113,10 @@ def _expr(cond: Condition, index: int, aliases: dict[str, str]) -> dict[str, Any
             value = engine_number(value)
         op = OPERATORS[test.op]
         terms.append({test.attr: value} if op == "$eq" else {op: {test.attr: value}})
+    if index > 0:  # every condition is about the rule's process: join on the first fact,
+        # as the last test: a join sequence ending in a comparison (gt, lte, ...) with
+        # another fact makes the engine read past its end (see the module docstring)
+        terms.append({"process": {"a0": "process"}})
     return terms[0] if len(terms) == 1 else {"$and": terms}
 
 
@@ -135,7 +144,12 @@ class CompiledRulebook:
                 "all": [{aliases[c.alias]: _expr(c, i, aliases)} for i, c in enumerate(rule.when)]
             }
         definition[SENTINEL_RULE] = {"all": [{"a0": {"t": SENTINEL_FACT["t"]}}]}
-        text = json.dumps(definition, sort_keys=True)
+        # The name covers what the actions derive as well as the conditions: a ruleset is
+        # registered once per host, so two rulebooks differing only in a `then` must not
+        # share one (the second would run the first one's actions).
+        actions = {r.id: [r.then_fact, repr(r.then_attrs), sorted(self._consumed)]
+                   for r in rulebook.rules}
+        text = json.dumps([definition, actions], sort_keys=True)
         self.name = "ism3_" + hashlib.sha256(text.encode()).hexdigest()[:20]
         self.definition = definition
         with _lock:
@@ -192,6 +206,8 @@ class CompiledRulebook:
             try:
                 host.assert_fact(self.name, {**SENTINEL_FACT, "sid": sid})
                 for fact in facts:
+                    if fact["t"] not in self._consumed:
+                        continue  # no rule can use this fact: never handed to the engine
                     try:
                         host.assert_fact(self.name, {**engine_safe(fact), "sid": sid})
                         stored.append(fact["id"])
@@ -259,7 +275,6 @@ def _make_action(rule: Rule, aliases: dict[str, str],
     it could only raise inside the engine; the firing is recorded and that is all.
     """
     names = [(c.alias, aliases[c.alias]) for c in rule.when]
-    keyed = FACT_TYPES[rule.then_fact].keyed
     not_handled, observed = _exceptions()
 
     def action(c: Any) -> None:
@@ -275,10 +290,9 @@ def _make_action(rule: Rule, aliases: dict[str, str],
         derived = derived_fact(rule, process, facts)
         fact_id = derived["id"]
         run.firings.append(Firing(rule.id, process, pairs, tuple(derived.items())))
-        if keyed:
-            if fact_id in run.keyed:
-                return  # derived already: the firing is recorded, the fact is the same
-            run.keyed.add(fact_id)
+        if fact_id in run.derived:
+            return  # derived already: the firing is recorded, the fact is the same
+        run.derived.add(fact_id)
         if not consumed:
             return
         try:

@@ -45,7 +45,7 @@ def collect_findings(firings: Iterable[Firing], fact_of: Callable[[str], Fact | 
     """Every finding derived in an evaluation, deterministic and sorted.
 
     `fact_of(id)` gives any fact (asserted or derived) by id; `evidence_behind(id)`
-    the bundle items a derived fact rests on.
+    the bundle items a fact rests on.
     """
     found: dict[tuple[Any, ...], Finding] = {}
     for firing in firings:
@@ -58,7 +58,8 @@ def collect_findings(firings: Iterable[Firing], fact_of: Callable[[str], Fact | 
             finding=str(derived.get("finding", "")),
             process=firing.process,
             message=render(str(derived.get("message", "")), matched),
-            evidence=tuple(sorted(evidence_behind(derived["id"]))),
+            # the items behind this firing's facts (several firings may derive equal facts)
+            evidence=tuple(sorted(set().union(*(evidence_behind(i) for _, i in firing.matched)))),
             facts=tuple((alias, str(fact.get("t", "")),
                          tuple((k, v) for k, v in sorted(fact.items()) if k not in _HIDDEN))
                         for alias, fact in matched.items()),

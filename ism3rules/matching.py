@@ -12,8 +12,8 @@ exactly as the rules compile for durable_rules (engine.py), measured on 2.0.28:
   engine compares UTF-8 bytes, the same order); the rule loader lets neither compare
   with the other (FactType.kinds);
 - floats are compared as the engine reads them (`engine.engine_safe`);
-- a rule derives `rules.derived_fact` from its matched facts; a keyed fact derived a
-  second time is the same fact.
+- a rule derives `rules.derived_fact` from its matched facts; a fact derived a second
+  time (equal values) is the same fact.
 `run` is the fixpoint the engine reaches. assessment.assess checks on every evaluation
 that the engine's firings are exactly `run`'s, and tests/test_rule_semantics.py
 checks it on random rule files, so an explanation cannot say something the engine did

@@ -140,7 +140,7 @@ class Planner:
                 items = [template]
                 if template.kind == "role":
                     person = wanted.get("person")
-                    items = [NewItem("role", role=template.role, person=p)
+                    items = [NewItem("role", role=template.role, person=p, date=template.date)
                              for p in ([person] if isinstance(person, str) else PERSONS)]
                 for item in items:
                     facts = self.built(item, "")

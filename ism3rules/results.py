@@ -27,6 +27,7 @@ class ItemToAdd:
     frequency: str | None = None    # a metric's frequency to declare (None: none)
     role: str | None = None
     person: str | None = None
+    date: str | None = None         # a document's or role's date in force (None: undated)
 
     @property
     def label(self) -> str:
@@ -41,7 +42,8 @@ class ItemToAdd:
         """The fields that are set, for the report."""
         return {k: v for k, v in (("kind", self.kind), ("metric_type", self.metric_type),
                                   ("frequency", self.frequency), ("role", self.role),
-                                  ("person", self.person)) if v is not None}
+                                  ("person", self.person), ("date", self.date))
+                if v is not None}
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,6 @@ class FactType:
     label: str | None = None
     lists: tuple[str, ...] = ()
     derived_from: tuple[str, ...] = ()   # an input fact a rule may derive from these only
-    # Derived facts of a keyed type with equal attribute values are one fact, however
-    # many firings derive it (not keyed: every firing derives its own fact).
-    keyed: bool = False
     kinds: tuple[tuple[str, str], ...] = ()
     optional: tuple[str, ...] = ()
 
@@ -89,10 +86,9 @@ FACT_TYPES: dict[str, FactType] = {
                             "days_left", "date", "expires", "as_of", "role", "person"),
                      derived=False,
                      kinds=_ints("has_date", "days_in_force", "dated", "days_left")),
-    "documentation": FactType(attrs=("process",), derived=False, derived_from=("item",),
-                              keyed=True),
+    "documentation": FactType(attrs=("process",), derived=False, derived_from=("item",)),
     "metric": FactType(attrs=("process", "metric_type"), derived=False, label="metric_type",
-                       derived_from=("metric_report",), keyed=True),
+                       derived_from=("metric_report",)),
     "requirement": FactType(attrs=("process", "profile", "level", "min_rank", "mandatory"),
                             derived=False, kinds=_ints("level", "min_rank", "mandatory")),
     # An exclusion from scope (statement of applicability): `dated` 1 when it has an
@@ -135,7 +131,7 @@ FACT_TYPES: dict[str, FactType] = {
                               kinds=_ints("observations", "violations")),
     # One per accepted role item (SSP-4 division of duties), derived from its `item`.
     "role": FactType(attrs=("process", "role", "person", "item"), derived=False,
-                     derived_from=("item",), keyed=True),
+                     derived_from=("item",)),
     # Findings: raised by rules, reported with the rule id and the evidence they rest on.
     # `message` is a template: {alias.attribute} is replaced by a matched fact's value.
     "finding": FactType(attrs=("process", "finding", "message"), derived=True),
@@ -411,7 +407,8 @@ def _literal(fact: str, attr: str, value: Any, fail: Any,
     """Validate and normalize a literal attribute value (names to canonical spelling).
 
     The value must have the attribute's kind (FactType.kinds): text for a name, a whole
-    number for an int, a number for a number; numbers within +-2**53.
+    number for an int, a number for a number (kept as a float, as facts carry it);
+    numbers within +-2**53.
     """
     kind = FACT_TYPES[fact].kind(attr)
     if kind == NAME:
@@ -437,7 +434,7 @@ def _literal(fact: str, attr: str, value: Any, fail: Any,
         raise fail(f"'{attr}' must be a whole number, not {value!r}")
     if not math.isfinite(value) or abs(value) > MAX_NUMBER:
         raise fail(f"'{attr}': {value!r} is outside the numbers rules may use (+-2**53)")
-    return value
+    return float(value) if kind == NUMBER else value   # facts carry numbers as floats
 
 
 def _condition(raw: Any, earlier: list[Condition], fail: Any, catalogue: Catalogue) -> Condition:
@@ -506,12 +503,14 @@ def _ref(text: Any, earlier: list[Condition], fail: Any, template: bool = False)
 
 
 def _same_kind(fact: str, attr: str, ref: Ref, earlier: list[Condition], fail: Any) -> None:
-    """A ref joins or copies values of one kind only: text with text, numbers with numbers."""
+    """A ref joins or copies values of one kind only: text with text, whole numbers with
+    whole numbers, numbers with numbers."""
     source = next(c.fact for c in earlier if c.alias == ref.alias)
     mine, theirs = FACT_TYPES[fact].kind(attr), FACT_TYPES[source].kind(ref.attr)
-    if (mine == NAME) != (theirs == NAME):
+    if mine != theirs:
+        # the engine joins a whole number with a number (1 with 1.0) as different values
         raise fail("when", f"'{attr}' ({mine}) cannot take ref '{ref.alias}.{ref.attr}' "
-                   f"({theirs}): text and numbers do not compare")
+                   f"({theirs}): a ref joins or copies values of the same kind only")
 
 
 def _check_template(text: str, conditions: list[Condition], fail: Any) -> None:
@@ -526,9 +525,10 @@ def derived_fact(rule: Rule, process: str, matched: dict[str, dict[str, Any]]) -
 
     The one definition of what a firing derives, for the engine and for every
     explanation: `then` literals as written, refs copied from the matched facts,
-    lists as tuples. Its `id`: for a keyed type, the type, process and every
-    attribute value (equal facts are one fact); otherwise the type, process, rule
-    and a digest of the matched facts' ids in condition order (one fact per firing).
+    lists as tuples. A derived fact is its values: its `id` is the type, the process
+    and every attribute value, so firings that derive equal facts derive one fact
+    (and a rule deriving what it matches cannot chain without end: every value comes
+    from a fact or a rule, so there are finitely many derived facts).
     """
     derived: dict[str, Any] = {"t": rule.then_fact, "process": process}
     for key, value in rule.then_attrs:
@@ -536,10 +536,6 @@ def derived_fact(rule: Rule, process: str, matched: dict[str, dict[str, Any]]) -
             value = matched[value.alias].get(value.attr)
         derived[key] = value
     ftype = FACT_TYPES[rule.then_fact]
-    if ftype.keyed:
-        fact_id = ":".join([rule.then_fact, process,
-                            *(str(derived.get(a)) for a in ftype.attrs if a != "process")])
-    else:
-        basis = "\x1f".join(matched[c.alias]["id"] for c in rule.when).encode()
-        fact_id = f"{rule.then_fact}:{process}:{rule.id}:{hashlib.sha256(basis).hexdigest()[:16]}"
+    fact_id = ":".join([rule.then_fact, process,
+                        *(str(derived.get(a)) for a in ftype.attrs if a != "process")])
     return {"id": fact_id, **derived}
