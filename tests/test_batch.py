@@ -19,8 +19,8 @@ from ism3rules.batch import BundleOutcome, discover, report_names, run_batch
 from ism3rules.formats.batch_formats import BATCH_FORMATS
 
 # Processes and metric types chosen so the bundles reach different levels.
-SMALL_BUSINESS_CORE = ["OSP-3", "OSP-4", "OSP-5", "OSP-10", "OSP-11", "OSP-12", "OSP-17",
-                       "OSP-24", "TSP-1", "SSP-1"]
+SMALL_BUSINESS_CORE = ["OSP-3", "OSP-4", "OSP-5", "OSP-10", "OSP-11", "OSP-12", "OSP-16",
+                       "OSP-17", "OSP-24", "TSP-1", "SSP-1"]
 TYPES = ["activity", "scope", "unavailability", "effectiveness", "load", "quality", "efficiency"]
 
 

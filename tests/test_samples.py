@@ -23,11 +23,12 @@ def test_northwind_is_mature() -> None:
     assert procs["OSP-23"]["capability"] == "managed"         # the four managed types
     assert procs["GP-2"]["capability"] == "initial"           # documentation only
     assert procs["OSP-20"]["capability"] == "none"            # its document is missing
-    # ism3-derived level 4 needs SSP-4 documented; northwind has only a stale SSP-4 metric
+    # ism3-derived level 4 needs SSP-4 documented (northwind has only a stale SSP-4
+    # metric) and OSP-9, security measures change control
     assert _levels(doc) == {"cloud-saas": 3, "ism3-derived": 3, "small-business": 3}
     derived = next(p for p in doc["profiles"] if p["id"] == "ism3-derived")
     gaps4 = {g["process"]: g for g in derived["levels"][3]["gaps"]}
-    assert set(gaps4) == {"SSP-4"}
+    assert set(gaps4) == {"OSP-9", "SSP-4"}
     assert gaps4["SSP-4"]["missing"] == ["documentation"]
     rejected = {e["id"]: e["reason"] for e in doc["evidence"] if e["status"] == "rejected"}
     assert set(rejected) == {"DOC-OSP20-DRAFT", "MET-SSP4-ACT"}
@@ -46,7 +47,7 @@ def test_harbor_clinic_is_early() -> None:
     small = next(p for p in doc["profiles"] if p["id"] == "small-business")
     assert [(g["process"], g["required"], g["actual"]) for g in small["levels"][1]["gaps"]] == [
         ("OSP-10", "managed", "initial"), ("OSP-11", "initial", "none"),
-        ("OSP-24", "initial", "none")]
+        ("OSP-24", "initial", "none"), ("OSP-16", "initial", "none")]
 
 
 def test_every_item_is_reported_exactly_once() -> None:
