@@ -160,7 +160,12 @@ def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str, output: Path
         from ism3rules.report import with_timestamp
 
         document = with_timestamp(document, datetime.now(UTC))
-    _write(FORMATS[fmt](document), output)
+    if fmt == "junit" and targets:   # JUnit then fails exactly where the exit code does
+        from ism3rules.formats.junit import render_junit
+
+        _write(render_junit(document, _target_levels(document, profile_refs, targets)), output)
+    else:
+        _write(FORMATS[fmt](document), output)
     for line in missed:
         click.echo(f"ism3: target not met: {line}", err=True)
     if missed:
@@ -288,13 +293,14 @@ def _parse_targets(values: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
     return tuple(parsed)
 
 
-def _missed_targets(document: dict[str, Any], profile_refs: tuple[str, ...],
-                    targets: tuple[tuple[str, int], ...]) -> list[str]:
-    """One line per --require target not reached. Raises click.UsageError (exit 2) for a
-    profile that is not evaluated or a level it does not have."""
+def _target_levels(document: dict[str, Any], profile_refs: tuple[str, ...],
+                   targets: tuple[tuple[str, int], ...]) -> dict[str, int]:
+    """The level each --require asks of a profile, by profile id (the highest when a
+    profile is named twice). Raises click.UsageError (exit 2) for a profile that is not
+    evaluated or a level it does not have."""
     profiles = {p["id"]: p for p in document["profiles"]}
     by_ref = dict(zip(profile_refs, document["profiles"], strict=True)) if profile_refs else {}
-    missed = []
+    levels: dict[str, int] = {}
     for name, level in targets:
         prof = profiles.get(name) or by_ref.get(name)
         if prof is None:
@@ -304,8 +310,19 @@ def _missed_targets(document: dict[str, Any], profile_refs: tuple[str, ...],
         if level > prof["max_level"]:
             raise click.UsageError(f"--require {name}={level}: profile '{prof['id']}' has only "
                                    f"{prof['max_level']} levels")
-        if prof["achieved_level"] < level:
-            missed.append(f"{prof['id']} reaches level {prof['achieved_level']}, "
+        levels[prof["id"]] = max(level, levels.get(prof["id"], 0))
+    return levels
+
+
+def _missed_targets(document: dict[str, Any], profile_refs: tuple[str, ...],
+                    targets: tuple[tuple[str, int], ...]) -> list[str]:
+    """One line per --require target not reached. Raises click.UsageError (exit 2) for a
+    profile that is not evaluated or a level it does not have."""
+    profiles = {p["id"]: p for p in document["profiles"]}
+    missed = []
+    for pid, level in _target_levels(document, profile_refs, targets).items():
+        if profiles[pid]["achieved_level"] < level:
+            missed.append(f"{pid} reaches level {profiles[pid]['achieved_level']}, "
                           f"{level} required")
     return missed
 

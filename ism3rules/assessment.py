@@ -254,12 +254,17 @@ def _check_engine(rulebook: Rulebook, facts: dict[str, Fact],
                       key=lambda f: (f.rule_id, f.process, f.matched))
     if list(firings) != expected:
         engine, rules = set(firings), set(expected)
-        only_engine = sorted(f"{f.rule_id} on {f.process}" for f in engine - rules)
-        only_rules = sorted(f"{f.rule_id} on {f.process}" for f in rules - engine)
+
+        def said(found: set[Firing]) -> list[str]:
+            return sorted(f"{f.rule_id} on {f.process} matching "
+                          f"{', '.join(i for _, i in f.matched)} giving {f.derived_fact['id']}"
+                          for f in found)
+
+        only_engine, only_rules = said(engine - rules), said(rules - engine)
         raise EngineError(
             "internal error: the rules engine and the rules' meaning disagree (fired only by "
-            f"the engine: {', '.join(only_engine[:5]) or 'none'}; meant but not fired: "
-            f"{', '.join(only_rules[:5]) or 'none'})")
+            f"the engine: {'; '.join(only_engine[:3]) or 'none'}; meant but not fired: "
+            f"{'; '.join(only_rules[:3]) or 'none'})")
     return closures
 
 

@@ -128,8 +128,8 @@ def test_table_lists_levels_then_failures(fleet: Path) -> None:
     (fleet / "zulu" / "bundle.yaml").write_text("schema: ism3-evidence/2\n")
     out = invoke(["batch", str(fleet), "-j", "1"], code=2)
     lines = out.splitlines()
-    assert lines[0].split() == ["bundle", "organization", "cloud-saas", "ism3-derived",
-                                "small-business"]
+    assert lines[0].split() == ["bundle", "organization", "cloud-saas", "(derived)",
+                                "ism3-derived", "(derived)", "small-business", "(derived)"]
     assert [line.split()[1] for line in lines[2:7]] == ["alpha", "bravo", "charlie", "delta",
                                                         "echo"]
     assert "Failed" in lines
@@ -144,7 +144,8 @@ def test_all_good_is_exit_0_and_csv_has_a_row_per_bundle(fleet: Path, tmp_path: 
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
     assert [r["organization_id"] for r in rows] == ["alpha", "bravo", "charlie", "delta", "echo"]
     assert set(rows[0]) == {"path", "status", "organization_id", "organization_name",
-                            "small-business", "report", "error"}
+                            "small-business", "report", "error", "small-business source"}
+    assert {r["small-business source"] for r in rows} == {"derived"}
     for row in rows:
         doc = json.loads(evaluate_json(Path(row["path"]), "-p", "small-business"))
         assert int(row["small-business"]) == doc["profiles"][0]["achieved_level"]

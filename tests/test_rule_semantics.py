@@ -404,7 +404,8 @@ def test_a_strict_maturity_comparison_plans_the_next_capability(tmp_path: Path) 
     assert all(s["cost"] > 0 for s in planned["steps"])
     explained = CliRunner().invoke(main, ["explain", str(HARBOR), "OSP-3", "-p", "small-business",
                                           "--rules-dir", str(rules)])
-    assert "small-business level 1 (Essentials) requires initial: NOT met." in explained.output
+    assert "small-business (derived) level 1 (Essentials) requires initial: NOT met." in \
+        explained.output
 
 
 def test_an_engine_and_rules_disagreement_is_exit_3(monkeypatch: pytest.MonkeyPatch) -> None:

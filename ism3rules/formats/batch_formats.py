@@ -12,7 +12,8 @@ from tabulate import tabulate
 
 
 def render_batch_table(summary: dict[str, Any]) -> str:
-    """Organizations x profiles (achieved / max level), then the failures with their error."""
+    """Organizations x profiles (achieved / max level; each profile headed with its source),
+    then the failures with their error."""
     profiles = summary["profiles"]
     out: list[str] = []
     ok = [b for b in summary["bundles"] if b["status"] == "ok"]
@@ -20,7 +21,8 @@ def render_batch_table(summary: dict[str, Any]) -> str:
     if ok:
         rows = [[b["path"], b["organization"]["id"], *(
             f"{b['levels'][p['id']]} / {p['max_level']}" for p in profiles)] for b in ok]
-        out.append(tabulate(rows, headers=["bundle", "organization", *(p["id"] for p in profiles)],
+        out.append(tabulate(rows, headers=["bundle", "organization",
+                                           *(f"{p['id']} ({p['source']})" for p in profiles)],
                             tablefmt="simple", disable_numparse=True))
         out.append("")
     if failed:
@@ -40,17 +42,19 @@ def render_batch_json(summary: dict[str, Any]) -> str:
 
 
 def render_batch_csv(summary: dict[str, Any]) -> str:
-    """One row per bundle: path, status, organization, one level column per profile, error."""
+    """One row per bundle: path, status, organization, one level column per profile, report,
+    error, then one `<profile> source` column per profile (derived, standard or custom)."""
     ids = [p["id"] for p in summary["profiles"]]
+    sources = [p["source"] for p in summary["profiles"]]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["path", "status", "organization_id", "organization_name", *ids,
-                     "report", "error"])
+                     "report", "error", *(f"{i} source" for i in ids)])
     for b in summary["bundles"]:
         org = b["organization"] or {"id": "", "name": ""}
         writer.writerow([b["path"], b["status"], org["id"], org["name"],
                          *(b["levels"].get(i, "") for i in ids), b["report"] or "",
-                         b["error"] or ""])
+                         b["error"] or "", *sources])
     return buffer.getvalue()
 
 
