@@ -144,11 +144,11 @@ class CompiledRulebook:
                 "all": [{aliases[c.alias]: _expr(c, i, aliases)} for i, c in enumerate(rule.when)]
             }
         definition[SENTINEL_RULE] = {"all": [{"a0": {"t": SENTINEL_FACT["t"]}}]}
-        # The name covers what the actions derive as well as the conditions: a ruleset is
-        # registered once per host, so two rulebooks differing only in a `then` must not
-        # share one (the second would run the first one's actions).
-        actions = {r.id: [r.then_fact, repr(r.then_attrs), sorted(self._consumed)]
-                   for r in rulebook.rules}
+        # The name covers what the actions record and derive (aliases, `then`) as well as
+        # the conditions: a ruleset is registered once per host, so two rulebooks that
+        # differ only there must not share one (the second would run the first's actions).
+        actions = {r.id: [r.then_fact, repr(r.then_attrs), [c.alias for c in r.when],
+                          sorted(self._consumed)] for r in rulebook.rules}
         text = json.dumps([definition, actions], sort_keys=True)
         self.name = "ism3_" + hashlib.sha256(text.encode()).hexdigest()[:20]
         self.definition = definition
