@@ -117,21 +117,49 @@ def _passes_all(fact: Fact, checks: tuple[_Check, ...], bound: Mapping[str, Fact
     return True
 
 
-def matches(rule: Rule, index: Index, pinned: Mapping[str, Fact] | None = None
-            ) -> Iterator[dict[str, Fact]]:
+Lookup = Callable[[str, str, Any], Sequence[Fact]]   # (type, attribute, value) -> facts
+_Step = tuple[str, str, tuple[_Check, ...], tuple[str, Any] | None]
+_STEPS: dict[int, tuple[Rule, list[_Step]]] = {}
+
+
+def _steps(rule: Rule) -> list[_Step]:
+    """Each condition of `rule` as (alias, fact type, checks, a literal equality to look
+    facts up by, if any), made once per rule."""
+    entry = _STEPS.get(id(rule))
+    if entry is None or entry[0] is not rule:
+        steps: list[_Step] = []
+        for cond in rule.when:
+            checks = _checks(cond)
+            key = next(((attr, value) for attr, compare, is_ref, value, _ in checks
+                        if compare is operator.eq and not is_ref), None)
+            steps.append((cond.alias, cond.fact, checks, key))
+        if len(_STEPS) > 10_000:
+            _STEPS.clear()
+        entry = (rule, steps)
+        _STEPS[id(rule)] = entry
+    return entry[1]
+
+
+
+def matches(rule: Rule, index: Index, pinned: Mapping[str, Fact] | None = None,
+            lookup: Lookup | None = None) -> Iterator[dict[str, Fact]]:
     """Every binding (alias -> fact) of `rule`'s conditions among one process's facts.
 
     `pinned` fixes some aliases to given facts (which must still pass their tests).
+    `lookup`, when given, yields the facts of a type with an attribute equal to a value
+    (a narrower pool for a condition with a literal equality; every test still runs).
     Bindings come in a deterministic order (the index's order).
     """
     pinned = pinned or {}
-    steps = [(c.alias, c.fact, _checks(c)) for c in rule.when]
+    steps = _steps(rule)
     last = len(steps) - 1
 
     def extend(position: int, bound: dict[str, Fact], used: set[str]) -> Iterator[dict[str, Fact]]:
-        alias, fact_type, checks = steps[position]
+        alias, fact_type, checks, key = steps[position]
         if alias in pinned:
             pool: Sequence[Fact] = (pinned[alias],) if pinned[alias].get("t") == fact_type else ()
+        elif lookup is not None and key is not None:
+            pool = lookup(fact_type, key[0], key[1])
         else:
             pool = index.get(fact_type, ())
         for fact in pool:
@@ -165,7 +193,19 @@ class Closure:
         self.by_id: dict[str, Fact] = {}
         self.firings: list[Firing] = []
         self._fired: set[tuple[str, tuple[str, ...]]] = set()
+        self._by_value: dict[tuple[str, str], dict[Any, list[Fact]]] = {}
         self._chain([engine_safe(f) for f in facts], everything=True)
+
+    def lookup(self, fact_type: str, attr: str, value: Any) -> Sequence[Fact]:
+        """The facts of `fact_type` whose `attr` equals `value` (in index order)."""
+        table = self._by_value.get((fact_type, attr))
+        if table is None:
+            table = defaultdict(list)
+            for fact in self.index.get(fact_type, ()):
+                if attr in fact:
+                    table[_key(fact[attr])].append(fact)
+            self._by_value[fact_type, attr] = table
+        return table.get(_key(value), ())
 
     def extended(self, facts: Iterable[Fact], only: frozenset[str] | None = None) -> Closure:
         """A new closure: these facts and this one's, closed under the rules (with `only`,
@@ -177,6 +217,8 @@ class Closure:
         other.by_id = dict(self.by_id)
         other.firings = list(self.firings)
         other._fired = set(self._fired)
+        other._by_value = {k: defaultdict(list, {v: list(g) for v, g in t.items()})
+                           for k, t in self._by_value.items()}
         other._chain([engine_safe(f) for f in facts], only=only)
         return other
 
@@ -197,12 +239,13 @@ class Closure:
                      if only is None or r.then_fact in only}
             for rule in sorted(rules.values(), key=lambda r: self.rulebook.position[r.id]):
                 if everything:
-                    for bound in list(matches(rule, self.index)):
+                    for bound in list(matches(rule, self.index, lookup=self.lookup)):
                         self._fire(rule, bound, consumed, found)
                     continue
                 for cond in rule.when:
                     for fact in new.get(cond.fact, ()):
-                        for bound in list(matches(rule, self.index, {cond.alias: fact})):
+                        for bound in list(matches(rule, self.index, {cond.alias: fact},
+                                                  self.lookup)):
                             self._fire(rule, bound, consumed, found)
             new = found
             everything = False
@@ -224,6 +267,14 @@ class Closure:
     def _add(self, fact: Fact) -> None:
         self.index[fact["t"]].append(fact)
         self.by_id[fact["id"]] = fact
+        for (fact_type, attr), table in self._by_value.items():
+            if fact_type == fact["t"] and attr in fact:
+                table[_key(fact[attr])].append(fact)
+
+
+def _key(value: Any) -> Any:
+    """A value as a lookup key: equal where the equality test says equal (1 and 1.0)."""
+    return value
 
 
 def run(rulebook: Rulebook, facts: Iterable[Fact]) -> tuple[Firing, ...]:

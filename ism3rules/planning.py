@@ -98,7 +98,7 @@ class Planner:
         self._searches: dict[Any, _Search] = {}
         self._support: dict[str, frozenset[str]] = {}
         self._alone_cache: dict[tuple[str, str], bool] = {}
-        self._bases: dict[Any, Closure] = {}
+        self._without: dict[tuple[str, str, str], Closure] = {}
         self._offers: dict[str, list[NewItem]] | None = None
         self._built: dict[tuple[NewItem, str], tuple[Fact, ...]] = {}
         self._fitting: dict[Any, list[tuple[NewItem, int]]] = {}
@@ -233,19 +233,19 @@ class Planner:
                 return False
         return True
 
-    def _base(self, process: str, goal: Goal, pinned: Fact | None) -> Closure:
-        """The closure plans for `goal` are checked on: the process's facts that can take
-        part in deriving it (without other facts of the pinned fact's type when they are
-        beside the point), made once per process and goal."""
-        support = self.support(goal.fact)
-        alone = pinned is not None and self._alone(pinned["t"], goal.fact)
-        key = (process, support, pinned["id"] if alone and pinned is not None else None)
-        if key not in self._bases:
-            facts = [f for f in self.facts.get(process, ()) if f["t"] in support
-                     and not (alone and pinned is not None and f["t"] == pinned["t"]
-                              and f["id"] != pinned["id"])]
-            self._bases[key] = Closure(self.rulebook, process, facts)
-        return self._bases[key]
+    def _base(self, search: _Search, goal: Goal, pinned: Fact | None) -> Closure:
+        """The closure a plan for `goal` is checked on: the process's, or, when the other
+        facts of the pinned fact's type are beside the point (`_alone`), the process's
+        without them plus the pinned one (the rules then fire for it alone)."""
+        if pinned is None or not self._alone(pinned["t"], goal.fact):
+            return search.closure
+        key = (search.process, pinned["t"], goal.fact)
+        if key not in self._without:
+            support = self.support(goal.fact)
+            self._without[key] = Closure(self.rulebook, search.process, [
+                f for f in self.facts.get(search.process, ())
+                if f["t"] in support and f["t"] != pinned["t"]])
+        return self._without[key].extended([pinned], self.support(goal.fact))
 
     def _shape(self, fact: Fact) -> tuple[Any, ...]:
         """What the rules can see of a fact: its type and the attributes they use."""
@@ -271,14 +271,15 @@ class Planner:
                                              {position: engine_safe(pinned)}):
                         options.append(_Option(part.cost, part.new, {}, part.rules + (rule.id,)))
             options.sort(key=lambda o: (o.cost, len(o.rules)))
+        base: Closure | None = None
         for option in options:
             if not option.new:
                 continue
+            base = base or self._base(search, goal, pinned)
             items = _distinct(option.new)
             for chosen in (items, option.new):
                 facts = [f for _, group in chosen for f in group]
-                if self.reached(self._base(search.process, goal, pinned).extended(
-                        facts, self.support(goal.fact)), goal):
+                if self.reached(base.extended(facts, self.support(goal.fact)), goal):
                     return Remedy(tuple(item for item, _ in chosen), option.rules)
         return Remedy((), (), reachable=False)
 
