@@ -256,8 +256,9 @@ def engine_number(value: float) -> float:
 
 
 def engine_safe(fact: Fact) -> Fact:
-    """`fact` with every float readable by the engine (see `engine_number`)."""
-    if not any(isinstance(v, float) for v in fact.values()):
+    """`fact` itself when it holds no float, else a copy with every float readable by the
+    engine (see `engine_number`)."""
+    if float not in map(type, fact.values()):
         return fact
     return {k: engine_number(v) if isinstance(v, float) else v for k, v in fact.items()}
 

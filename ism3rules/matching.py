@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .engine import Firing, engine_number, engine_safe
-from .rules import FACT_TYPES, Condition, Ref, Rule, Rulebook, Test, derived_fact
+from .rules import Condition, Ref, Rule, Rulebook, Test, derived_fact
 
 Fact = dict[str, Any]
 Index = Mapping[str, Sequence[Fact]]    # fact type -> facts of one process
@@ -288,24 +288,3 @@ def run(rulebook: Rulebook, facts: Iterable[Fact]) -> tuple[Firing, ...]:
     for process, group in by_process.items():
         firings.extend(Closure(rulebook, process, group).firings)
     return tuple(sorted(firings, key=lambda f: (f.rule_id, f.process, f.matched)))
-
-
-def index_of(facts: Iterable[Fact]) -> dict[str, list[Fact]]:
-    """Facts (of one process) by type, as `matches` takes them, floats as the engine reads."""
-    index: dict[str, list[Fact]] = defaultdict(list)
-    for fact in facts:
-        index[fact["t"]].append(engine_safe(fact))
-    return index
-
-
-def rules_for(rulebook: Rulebook, fact_type: str) -> Iterator[tuple[Rule, int]]:
-    """(rule, condition position) for every condition on `fact_type`, in rule order."""
-    for rule in rulebook.rules:
-        for position, cond in enumerate(rule.when):
-            if cond.fact == fact_type:
-                yield rule, position
-
-
-def kind_of(fact_type: str, attr: str) -> str:
-    """The kind of an attribute's values (rules.NAME, INT or NUMBER)."""
-    return FACT_TYPES[fact_type].kind(attr)

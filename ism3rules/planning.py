@@ -124,7 +124,7 @@ class Planner:
                 refs: tuple[Any, ...]) -> list[tuple[NewItem, int]]:
         """The vocabulary's items one of whose facts fills `cond` (and which one), the same
         for every process (a plan's items do not depend on the process they are for)."""
-        key = (id(cond), refs, extra)
+        key = (cond, refs, extra)
         if key not in self._fitting:
             wanted: dict[str, Any] = {}
             for test in (*cond.tests, *extra):
@@ -233,19 +233,21 @@ class Planner:
                 return False
         return True
 
-    def _base(self, search: _Search, goal: Goal, pinned: Fact | None) -> Closure:
-        """The closure a plan for `goal` is checked on: the process's, or, when the other
-        facts of the pinned fact's type are beside the point (`_alone`), the process's
-        without them plus the pinned one (the rules then fire for it alone)."""
+    def _base(self, search: _Search, goal: Goal,
+              pinned: Fact | None) -> tuple[Closure, list[Fact]]:
+        """The closure a plan for `goal` is checked on, and facts to add to it: the
+        process's closure; or, when the other facts of the pinned fact's type are beside
+        the point (`_alone`), the process's without them, and the pinned fact (the rules
+        then fire for it alone)."""
         if pinned is None or not self._alone(pinned["t"], goal.fact):
-            return search.closure
+            return search.closure, []
         key = (search.process, pinned["t"], goal.fact)
         if key not in self._without:
             support = self.support(goal.fact)
             self._without[key] = Closure(self.rulebook, search.process, [
                 f for f in self.facts.get(search.process, ())
                 if f["t"] in support and f["t"] != pinned["t"]])
-        return self._without[key].extended([pinned], self.support(goal.fact))
+        return self._without[key], [pinned]
 
     def _shape(self, fact: Fact) -> tuple[Any, ...]:
         """What the rules can see of a fact: its type and the attributes they use."""
@@ -271,15 +273,15 @@ class Planner:
                                              {position: engine_safe(pinned)}):
                         options.append(_Option(part.cost, part.new, {}, part.rules + (rule.id,)))
             options.sort(key=lambda o: (o.cost, len(o.rules)))
-        base: Closure | None = None
+        base: tuple[Closure, list[Fact]] | None = None
         for option in options:
             if not option.new:
                 continue
             base = base or self._base(search, goal, pinned)
             items = _distinct(option.new)
             for chosen in (items, option.new):
-                facts = [f for _, group in chosen for f in group]
-                if self.reached(base.extended(facts, self.support(goal.fact)), goal):
+                facts = [*base[1], *(f for _, group in chosen for f in group)]
+                if self.reached(base[0].extended(facts, self.support(goal.fact)), goal):
                     return Remedy(tuple(item for item, _ in chosen), option.rules)
         return Remedy((), (), reachable=False)
 
@@ -304,7 +306,7 @@ class _Search:
         """
         refs = tuple(operand(t, env) for t in cond.tests if isinstance(t.value, Ref))
         mine = frozenset(u for u in used if u.startswith(cond.fact + ":"))
-        key = (id(cond), refs, tuple(extra), mine)
+        key = (cond, refs, tuple(extra), mine)
         if key not in self.memo:
             self.memo[key] = []    # in progress: a cycle through this need finds nothing
             self.memo[key] = self._options(cond, extra, env, used, visiting)
