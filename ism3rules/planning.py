@@ -294,6 +294,7 @@ class _Search:
         self.process = process
         self.closure = closure
         self.memo: dict[Any, list[_Option]] = {}
+        self.solved: dict[Any, list[_Partial]] = {}
 
     def options(self, cond: Condition, extra: Sequence[Test], env: Mapping[str, Fact],
                 used: frozenset[str], visiting: frozenset[str]) -> list[_Option]:
@@ -365,7 +366,18 @@ class _Search:
 
     def solve(self, rule: Rule, pushed: Mapping[str, Sequence[Test]],
               visiting: frozenset[str], pinned: Mapping[int, Fact]) -> list[_Partial]:
-        """The cheapest ways (at most BEAM) to fill every condition of `rule`."""
+        """The cheapest ways (at most BEAM) to fill every condition of `rule` (remembered
+        per rule and pushed tests when nothing is pinned)."""
+        if pinned:
+            return self._solve(rule, pushed, visiting, pinned)
+        key = (rule.id, tuple(sorted((a, tuple(t)) for a, t in pushed.items())))
+        if key not in self.solved:
+            self.solved[key] = []     # in progress: a cycle through this rule finds nothing
+            self.solved[key] = self._solve(rule, pushed, visiting, pinned)
+        return self.solved[key]
+
+    def _solve(self, rule: Rule, pushed: Mapping[str, Sequence[Test]],
+               visiting: frozenset[str], pinned: Mapping[int, Fact]) -> list[_Partial]:
         partials = [_Partial(0, ())]
         for position, cond in enumerate(rule.when):
             extra = pushed.get(cond.alias, ())
