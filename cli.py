@@ -39,7 +39,7 @@ class _Ism3Group(click.Group):
     """Turns every error into a one-line-per-problem message and an exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from ism3rules.errors import Ism3Error
+        from ism3rules.errors import EngineError, Ism3Error
         from ism3rules.safe import terminal
 
         _reliable_stdout()
@@ -48,6 +48,11 @@ class _Ism3Group(click.Group):
                 return super().invoke(ctx)
             finally:  # a failed write to stdout is an error, whenever it happens
                 sys.stdout.flush()
+        except EngineError as exc:   # the engine failed or contradicted the rules: a bug
+            for line in str(exc).split("\n"):
+                _echo_err(f"ism3: {terminal(line)}")
+            _echo_err("ism3: this is a bug; please report it with the command you ran")
+            ctx.exit(EXIT_INTERNAL)
         except Ism3Error as exc:
             for line in str(exc).split("\n"):
                 _echo_err(f"ism3: error: {terminal(line)}")
@@ -467,6 +472,10 @@ def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, outpu
         from ism3rules.formats.table import render_table
 
         _write(render_table(document, table_width(output)), output)
+    elif fmt == "junit" and targets:   # JUnit then fails exactly where the exit code does
+        from ism3rules.formats.junit import render_junit
+
+        _write(render_junit(document, _target_levels(document, profile_refs, targets)), output)
     else:
         _write(FORMATS[fmt](document), output)
     for line in missed:
@@ -634,13 +643,14 @@ def _parse_targets(values: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
     return tuple(parsed)
 
 
-def _missed_targets(document: dict[str, Any], profile_refs: tuple[str, ...],
-                    targets: tuple[tuple[str, int], ...]) -> list[str]:
-    """One line per --require target not reached. Raises click.UsageError (exit 2) for a
-    profile that is not evaluated or a level it does not have."""
+def _target_levels(document: dict[str, Any], profile_refs: tuple[str, ...],
+                   targets: tuple[tuple[str, int], ...]) -> dict[str, int]:
+    """The level each --require asks of a profile, by profile id (the highest when a
+    profile is named twice). Raises click.UsageError (exit 2) for a profile that is not
+    evaluated or a level it does not have."""
     profiles = {p["id"]: p for p in document["profiles"]}
     by_ref = dict(zip(profile_refs, document["profiles"], strict=True)) if profile_refs else {}
-    missed = []
+    levels: dict[str, int] = {}
     for name, level in targets:
         prof = profiles.get(name) or by_ref.get(name)
         if prof is None:
@@ -655,8 +665,19 @@ def _missed_targets(document: dict[str, Any], profile_refs: tuple[str, ...],
         if level > prof["max_level"]:
             raise click.UsageError(f"--require {_t(name)}={level}: profile '{_t(prof['id'])}' has "
                                    f"only {prof['max_level']} levels")
-        if prof["achieved_level"] < level:
-            missed.append(f"{prof['id']} reaches level {prof['achieved_level']}, "
+        levels[prof["id"]] = max(level, levels.get(prof["id"], 0))
+    return levels
+
+
+def _missed_targets(document: dict[str, Any], profile_refs: tuple[str, ...],
+                    targets: tuple[tuple[str, int], ...]) -> list[str]:
+    """One line per --require target not reached. Raises click.UsageError (exit 2) for a
+    profile that is not evaluated or a level it does not have."""
+    profiles = {p["id"]: p for p in document["profiles"]}
+    missed = []
+    for pid, level in _target_levels(document, profile_refs, targets).items():
+        if profiles[pid]["achieved_level"] < level:
+            missed.append(f"{pid} reaches level {profiles[pid]['achieved_level']}, "
                           f"{level} required")
     return missed
 

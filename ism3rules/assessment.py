@@ -2,8 +2,10 @@
 
 This module decides nothing about capability or maturity itself: capabilities
 come from rules deriving `capability` facts, requirements are met when a rule
-derives `requirement_met` for them. What is missing is read off the conditions
-of the rules that did not fire, so explanations follow the rule files too.
+derives `requirement_met` for them, documents and roles count when a rule derives
+`documentation` or `role` from their `item` fact. What is missing is a plan checked
+against the rules (planning.py), and every evaluation checks that the engine fired
+exactly what the rules mean (matching.py), so explanations cannot drift from verdicts.
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ from .catalogue import Catalogue, load_catalogue
 from .digests import combined_digest
 from .engine import CompiledRulebook, Firing
 from .errors import EngineError, ProfileError
-from .evidence import Bundle, EvidenceItem, check_facts
+from .evidence import ROLES, Bundle, EvidenceItem, check_facts
 from .findings import collect_findings, unmet_reason
-from .metrics import MetricStats, metric_facts, metric_stats, sla_fact, sla_window
+from .matching import Closure, matches
+from .metrics import (MetricStats, metric_facts, metric_stats, planned_stats, sla_fact,
+                      sla_window)
+from .planning import Goal, Planner, Remedy
 from .profiles import Profile
-from .results import (Assessment, Finding, Gap, LevelResult, MetricResult, NotCounted,
-                      ProcessResult, ProfileResult, RequirementResult, ServiceLevelResult,
-                      Shortfall)
-from .review import Review, annotate_facts, document_fact, judge_items
-from .rules import FACT_TYPES, Condition, Ref, Rulebook
+from .results import (Assessment, Finding, Gap, ItemToAdd, LevelResult, MetricResult,
+                      NotCounted, ProcessResult, ProfileResult, RequirementResult,
+                      ServiceLevelResult, Shortfall)
+from .review import Review, decision_on, judge_items
+from .rules import FACT_TYPES, Rulebook, Test
+from .specs import FREQUENCIES, MetricSpec
 
 Fact = dict[str, Any]
 _compiled: dict[str, CompiledRulebook] = {}
@@ -62,6 +68,32 @@ def item_fact(item: EvidenceItem, judged_at: date | None = None) -> Fact:
             "process": item.process, "metric_type": item.metric_type}
 
 
+# Item kinds admitted by rules, and the fact type the rules derive for an admitted item.
+ADMITTED = {"documentation": "documentation", "role": "role"}
+
+
+def admission_fact(item: EvidenceItem, judged_at: date | None) -> Fact:
+    """The `item` fact of a documentation or role item that passed the integrity checks:
+    what the rules need to admit it (rules.FACT_TYPES["item"] says each attribute).
+
+    Dates are judged at `judged_at` (the assessment date); without one they are not
+    judged (`has_date` and `dated` 0). New admission criteria (a review decision, a
+    file's size, ...) add their attributes here and in FACT_TYPES["item"].
+    """
+    has_date = item.effective is not None and judged_at is not None
+    dated = item.expires is not None and judged_at is not None
+    return {"id": f"item:{item.id}", "t": "item", "process": item.process, "item": item.id,
+            "kind": item.kind, "has_date": int(has_date),
+            "days_in_force": (judged_at - item.effective).days  # type: ignore[operator]
+            if has_date else 0,
+            "dated": int(dated),
+            "days_left": (item.expires - judged_at).days if dated else 0,  # type: ignore[operator]
+            "date": str(item.effective) if item.effective else "none",
+            "expires": str(item.expires) if item.expires else "none",
+            "as_of": str(judged_at) if judged_at else "none",
+            "role": item.role or "", "person": item.person or ""}
+
+
 def requirement_facts(profile: Profile) -> list[Fact]:
     """One fact per level and process, with the cumulative minimum rank."""
     return [{"id": f"requirement:{profile.id}:{lvl.level}:{req.process}", "t": "requirement",
@@ -77,7 +109,8 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
     Raises:
         ProfileError: two profiles share an id.
         RuleError: the rules cannot be compiled.
-        EngineError: the engine failed (an internal error).
+        EngineError: the engine failed, or fired other than the rules mean (an internal
+            error).
     """
     catalogue = catalogue or load_catalogue()
     ids = [p.id for p in profiles]
@@ -88,31 +121,21 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
 
     evidence_of: dict[str, list[str]] = defaultdict(list)
     facts: dict[str, Fact] = {}
-    # With a rule deriving `metric` (rules/evidence.yaml), metrics reach the engine as
-    # reports and statistics; without one, version-1 meaning: one fact per metric type.
-    via_reports = bool(rulebook.deriving("metric"))
-    via_documents = bool(rulebook.deriving("documentation"))   # likewise (review.py)
-    start, end, cutoff = bundle.period_start, bundle.period_end, bundle.judged_at
-    stats = {i.id: metric_stats(i, start, end, cutoff) for i in bundle.items
-             if i.kind == "metric" and i.accepted}
+    # With rules deriving `metric`, `documentation` or `role` (rules/evidence.yaml), items
+    # reach the engine as reports and `item` facts the rules admit; without them, the
+    # version-1 meaning: one such fact per accepted item. Every per-item fact carries the
+    # auditor's decision on its item (`review`), for the rules to weigh.
+    context = _Context(bundle, rulebook, review)
+    stats = {i.id: metric_stats(i, context.start, context.end, context.cutoff)
+             for i in bundle.items if i.kind == "metric" and i.accepted}
     # every observation outside its band becomes a fact: refuse before building them
-    check_facts(bundle, sum(len(s.outliers) for s in stats.values()) if via_reports else 0)
+    check_facts(bundle, sum(len(s.outliers) for s in stats.values())
+                if context.via_reports else 0)
     for item in bundle.items:
         if item.accepted:
-            item_facts = (metric_facts(item, stats[item.id])
-                          if item.kind == "metric" and via_reports
-                          else [document_fact(item)]
-                          if item.kind == "documentation" and via_documents
-                          else [item_fact(item, bundle.judged_at)])
-            for fact in item_facts:
+            for fact in context.facts_of(item, stats.get(item.id)):
                 facts.setdefault(fact["id"], fact)
                 evidence_of[fact["id"]].append(item.id)
-        elif item.expired:
-            fact = {"id": f"expired:{item.id}", "t": "expired", "process": item.process,
-                    "item": item.id, "kind": item.kind, "expires": str(item.expires),
-                    "as_of": str(cutoff)}
-            facts[fact["id"]] = fact
-            evidence_of[fact["id"]].append(item.id)
     # each service level looks only at the metric items it names (scanning every item for
     # every service level was quadratic in the bundle's size)
     metrics_of: dict[tuple[str, str | None], list[EvidenceItem]] = defaultdict(list)
@@ -122,7 +145,7 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
             metrics_of[(item.process, "id:" + item.id)].append(item)
     named = [tuple(metrics_of.get((s.process, "id:" + s.metric if s.metric else s.metric_type),
                                   ())) for s in bundle.service_levels]
-    windows = [sla_window(sla, chosen, start, end, cutoff)
+    windows = [sla_window(sla, chosen, context.start, context.end, context.cutoff)
                for sla, chosen in zip(bundle.service_levels, named, strict=True)]
     for window, chosen in zip(windows, named, strict=True):
         fact = sla_fact(window)
@@ -132,31 +155,32 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
     for profile in profiles:
         for fact in requirement_facts(profile):
             facts[fact["id"]] = fact
-    annotate_facts(facts, evidence_of, review, FACT_TYPES)   # the auditor's decisions
     check_facts(bundle, len(facts))   # a bound on the engine's work (--max-facts)
     firings = compiled.run(list(facts.values()))
+    closures = _check_engine(rulebook, facts, firings)
     items = _judge_exclusions(bundle, facts, firings)
-    counted_by: dict[str, str] = {}
-    if via_reports:
-        for firing in firings:
-            if firing.derived_fact["t"] == "metric":
-                for _, fact_id in firing.matched:
-                    counted_by.setdefault(fact_id, firing.rule_id)
-        items = tuple(
-            dataclasses.replace(i, status="rejected", reason=_uncounted(
-                facts[f"metric_report:{i.id}"], stats[i.id], rulebook))
-            if i.kind == "metric" and i.accepted and f"metric_report:{i.id}" not in counted_by
-            else i for i in items)
+    items = _judge_admission(items, facts, firings, context, stats, closures)
+    # an item the auditor rejected and no rule relied on shows the auditor's reason
     items = judge_items(items, bundle.items, review, evidence_of,
                         {fact_id for f in firings if f.derived_fact["t"] != "finding"
                          for _, fact_id in f.matched})
-    world = _World(rulebook, catalogue, facts, firings, evidence_of, items)
+    counted_by = {fact_id: f.rule_id for f in reversed(firings)
+                  if f.derived_fact["t"] == "metric" for _, fact_id in f.matched}
+    admitted = {fact_id: f.rule_id for f in reversed(firings)
+                if f.derived_fact["t"] in ADMITTED.values() for _, fact_id in f.matched}
+    by_process: dict[str, list[Fact]] = defaultdict(list)
+    for fact in facts.values():
+        by_process[fact["process"]].append(fact)
+    planner = Planner(rulebook, context.build, context.vocabulary(catalogue), by_process)
+    planner._closures.update(closures)
+    world = _World(rulebook, catalogue, facts, firings, evidence_of, items, planner)
     findings = collect_findings(firings, world.fact, world.evidence_behind)
     processes = tuple(world.process_result(p) for p in catalogue.process_ids)
     by_id = {p.id: p for p in processes}
     files = bundle.files   # digests of the bytes the loader read, never a second reading
     about_item = _findings_by_item(findings)
     about_sla = _findings_by_sla(findings)
+    shown = _bands_shown(rulebook, bundle, stats, closures)
     return Assessment(
         tool_version=__version__,
         organization_id=bundle.organization_id,
@@ -173,19 +197,179 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
         bundle_files=files,
         findings=findings,
         metrics=tuple(_metric_result(i, stats[i.id], counted_by.get(f"metric_report:{i.id}"),
-                                     about_item.get(i.id, ())) for i in bundle.items
-                      if i.id in stats),
+                                     about_item.get(i.id, ()), i.id in shown)
+                      for i in bundle.items if i.id in stats),
         service_levels=tuple(_sla_result(w, about_sla.get(w.sla.id, ())) for w in windows),
+        admitted_by=tuple((i.id, admitted[f"item:{i.id}"]) for i in items
+                          if i.accepted and f"item:{i.id}" in admitted),
     )
 
 
-def _uncounted(report: Fact, stats: MetricStats, rulebook: Rulebook) -> str:
+class _Context:
+    """How the items of one bundle become facts, for the bundle's own items and for the
+    items a remediation plan adds (the same code for both)."""
+
+    def __init__(self, bundle: Bundle, rulebook: Rulebook, review: Review | None = None) -> None:
+        self.start, self.end = bundle.period_start, bundle.period_end
+        self.cutoff = bundle.judged_at
+        self.via_reports = bool(rulebook.deriving("metric"))
+        self.admitted = {kind: bool(rulebook.deriving(fact)) for kind, fact in ADMITTED.items()}
+        self.review = review
+
+    def facts_of(self, item: EvidenceItem, stats: MetricStats | None) -> list[Fact]:
+        """The input facts of an accepted item, each per-item fact with the auditor's
+        decision on it (`review`: `none` without a review, and for an item a plan adds)."""
+        if item.kind == "metric" and self.via_reports and stats is not None:
+            facts = metric_facts(item, stats)
+        elif self.admitted.get(item.kind):
+            facts = [admission_fact(item, self.cutoff)]
+        else:
+            facts = [item_fact(item, self.cutoff)]
+        decision = decision_on(self.review, item.id)
+        for fact in facts:
+            if "review" in FACT_TYPES[fact["t"]].attrs:
+                fact["review"] = decision
+        return facts
+
+    def vocabulary(self, catalogue: Catalogue) -> list[ItemToAdd]:
+        """The items a plan may add: a document, a metric of each type (with each
+        frequency when there is a period to count periods in), a role item of each role;
+        documents and roles also dated from the assessment date, when there is one."""
+        frequencies: tuple[str | None, ...] = (None,)
+        if self.start is not None and self.cutoff is not None:
+            frequencies += FREQUENCIES
+        dates: tuple[str | None, ...] = (None,)
+        if self.cutoff is not None:
+            dates += (self.cutoff.isoformat(),)
+        return ([ItemToAdd("documentation", date=d) for d in dates]
+                + [ItemToAdd("metric", metric_type=m.name, frequency=f)
+                   for m in catalogue.metric_types for f in frequencies]
+                + [ItemToAdd("role", role=r, date=d) for r in ROLES for d in dates])
+
+    def build(self, new: ItemToAdd, process: str, ident: str) -> list[Fact]:
+        """The facts the item `new` would give once added as a plan says (documents in
+        force and undated; metrics reported once in every period, or once)."""
+        item = EvidenceItem(id=ident, process=process, kind=new.kind, line=0,
+                            status="accepted", metric_type=new.metric_type, role=new.role,
+                            person=new.person,
+                            effective=date.fromisoformat(new.date) if new.date else None,
+                            specification=MetricSpec(frequency=new.frequency)
+                            if new.frequency else None)
+        stats = None
+        if new.kind == "metric":
+            stats = planned_stats(item, self.start, self.end, self.cutoff)
+        return self.facts_of(item, stats)
+
+
+def _check_engine(rulebook: Rulebook, facts: dict[str, Fact],
+                  firings: tuple[Firing, ...]) -> dict[str, Closure]:
+    """The facts of each process closed under the rules (matching.py); the engine must
+    have fired exactly the same rules on the same facts.
+
+    Raises:
+        EngineError: it did not: explanations would contradict the verdicts.
+    """
+    by_process: dict[str, list[Fact]] = defaultdict(list)
+    for fact in facts.values():
+        by_process[fact["process"]].append(fact)
+    closures = {p: Closure(rulebook, p, group) for p, group in by_process.items()}
+    expected = sorted((f for c in closures.values() for f in c.firings),
+                      key=lambda f: (f.rule_id, f.process, f.matched))
+    if list(firings) != expected:
+        engine, rules = set(firings), set(expected)
+
+        def said(found: set[Firing]) -> list[str]:
+            return sorted(f"{f.rule_id} on {f.process} matching "
+                          f"{', '.join(i for _, i in f.matched)} giving {f.derived_fact['id']}"
+                          for f in found)
+
+        only_engine, only_rules = said(engine - rules), said(rules - engine)
+        raise EngineError(
+            "internal error: the rules engine and the rules' meaning disagree (fired only by "
+            f"the engine: {'; '.join(only_engine[:3]) or 'none'}; meant but not fired: "
+            f"{'; '.join(only_rules[:3]) or 'none'})")
+    return closures
+
+
+def _judge_admission(items: tuple[EvidenceItem, ...], facts: dict[str, Fact],
+                     firings: Sequence[Firing], context: _Context,
+                     stats: dict[str, MetricStats],
+                     closures: dict[str, Closure]) -> tuple[EvidenceItem, ...]:
+    """Items whose facts no rule turned into the fact it counts as, marked rejected with
+    the reason read off the rules (metric reports; documentation and role items)."""
+    used = {fact_id for f in firings if f.derived_fact["t"] in ("metric", *ADMITTED.values())
+            for _, fact_id in f.matched}
+    judged: list[EvidenceItem] = []
+    for item in items:
+        if item.accepted and item.kind == "metric" and context.via_reports:
+            report = facts[f"metric_report:{item.id}"]
+            if report["id"] not in used:
+                item = dataclasses.replace(item, status="rejected", reason=_uncounted(
+                    report, stats[item.id], closures[item.process]))
+        elif item.accepted and context.admitted.get(item.kind):
+            fact = facts[f"item:{item.id}"]
+            if fact["id"] not in used:
+                item = dataclasses.replace(item, status="rejected", reason=_unadmitted(
+                    item, fact, closures[item.process]))
+        judged.append(item)
+    return tuple(judged)
+
+
+def _uncounted(report: Fact, stats: MetricStats, closure: Closure) -> str:
     """Why a metric report did not count, read off the rules that could have counted it."""
-    why = unmet_reason(report, "metric", rulebook)
+    why = unmet_reason(report, "metric", closure.rulebook, closure.index)
     if stats.has_frequency:
         return (f"reported in {stats.periods_reported} of {stats.periods_expected} "
                 f"{stats.frequency} periods: {why}")
     return why
+
+
+def _unadmitted(item: EvidenceItem, fact: Fact, closure: Closure) -> str:
+    """Why a document or role item was not admitted: its dates, then the rules' reason."""
+    dates = [f"in force from {fact['date']}" if fact["has_date"] else "",
+             f"expires {fact['expires']}" if fact["dated"] else ""]
+    why = unmet_reason(fact, ADMITTED[item.kind], closure.rulebook, closure.index)
+    said = ", ".join(d for d in dates if d)
+    return f"{said} (assessed at {fact['as_of']}): {why}" if said else why
+
+
+def _bands_shown(rulebook: Rulebook, bundle: Bundle, stats: dict[str, MetricStats],
+                 closures: dict[str, Closure]) -> set[str]:
+    """Metric items whose band is worth showing: declared thresholds, or control limits
+    on as many observations as some rule needs to flag a point far outside them (a
+    rule on `observation` would match such a point, asked of the rules themselves)."""
+    shown: set[str] = set()
+    conditions = [(r, c) for r in rulebook.rules for c in r.when if c.fact == "observation"]
+    items = {i.id: i for i in bundle.items}
+    asked: dict[tuple[str, int], bool] = {}
+    for item_id, st in stats.items():
+        if st.bounds == "threshold":
+            shown.add(item_id)
+        if st.bounds != "control" or st.lower is None or st.upper is None:
+            continue
+        process = items[item_id].process
+        key = (process, len(st.window))
+        if key not in asked:
+            asked[key] = any(_would_flag(rule, cond, closures.get(process), items[item_id],
+                                         st, side)
+                             for rule, cond in conditions for side in ("above", "below"))
+        if asked[key]:
+            shown.add(item_id)
+    return shown
+
+
+def _would_flag(rule: Any, cond: Any, closure: Closure | None, item: EvidenceItem,
+                st: MetricStats, side: str) -> bool:
+    """Whether `rule` would fire on a point of `item` far `side` its control limits."""
+    far = 1e15
+    lower, upper = float(st.lower or 0.0), float(st.upper or 0.0)
+    point = {"id": "observation:(asked)", "t": "observation", "process": item.process,
+             "metric_type": item.metric_type, "item": item.id, "date": "", "bounds": "control",
+             "samples": len(st.window), "lower": lower, "upper": upper,
+             "value": upper + far if side == "above" else lower - far, side: far}
+    index: dict[str, Any] = dict(closure.index) if closure is not None else {}
+    index["observation"] = [*index.get("observation", ()), point]
+    return any(matches(rule, index, {cond.alias: point}))
 
 
 def _findings_by_item(findings: tuple[Finding, ...]) -> dict[str, tuple[Finding, ...]]:
@@ -217,8 +401,9 @@ def _findings_by_sla(findings: tuple[Finding, ...]) -> dict[str, tuple[Finding, 
 
 
 def _metric_result(item: EvidenceItem, stats: MetricStats, rule: str | None,
-                   findings: tuple[Finding, ...]) -> MetricResult:
-    """Per-metric verdicts: what counted it, its band, anomalies and target attainment."""
+                   findings: tuple[Finding, ...], shown: bool) -> MetricResult:
+    """Per-metric verdicts: what counted it, its band (when `shown`), anomalies and
+    target attainment."""
     anomalies = sum(1 for f in findings if f.about("observation", "item", item.id))
     target_met = None
     if stats.shortfall is not None:
@@ -227,8 +412,10 @@ def _metric_result(item: EvidenceItem, stats: MetricStats, rule: str | None,
     return MetricResult(
         item=item.id, counted_by=rule, frequency=stats.frequency,
         periods_expected=stats.periods_expected, periods_reported=stats.periods_reported,
-        coverage=stats.coverage, observations_in_window=len(stats.window), bounds=stats.bounds,
-        lower=stats.lower, upper=stats.upper, mean=stats.mean, sigma=stats.sigma,
+        coverage=stats.coverage, observations_in_window=len(stats.window),
+        bounds=stats.bounds if shown else None, lower=stats.lower if shown else None,
+        upper=stats.upper if shown else None, mean=stats.mean if shown else None,
+        sigma=stats.sigma if shown else None,
         anomalies=anomalies, target=stats.target, better=stats.better,
         latest_date=latest.date if latest else None,
         latest_value=latest.value if latest else None, target_met=target_met)
@@ -270,24 +457,19 @@ class _World:
 
     def __init__(self, rulebook: Rulebook, catalogue: Catalogue, facts: dict[str, Fact],
                  firings: Iterable[Firing], evidence_of: dict[str, list[str]],
-                 items: Sequence[EvidenceItem]) -> None:
+                 items: Sequence[EvidenceItem], planner: Planner) -> None:
         self.rulebook = rulebook
         self.catalogue = catalogue
         self.facts = facts
         self.firings = tuple(firings)
+        self.planner = planner
         self.derived_by: dict[str, Firing] = {}
         self.derivations: dict[str, list[Firing]] = defaultdict(list)
         self.evidence_of = evidence_of
-        self.by_process: dict[str, list[Fact]] = defaultdict(list)
-        for fact in facts.values():
-            if fact["t"] != "requirement":
-                self.by_process[fact["process"]].append(fact)
         for firing in self.firings:
             derived = firing.derived_fact
             self.derivations[derived["id"]].append(firing)
-            if derived["id"] not in self.derived_by:
-                self.derived_by[derived["id"]] = firing
-                self.by_process[firing.process].append(derived)
+            self.derived_by.setdefault(derived["id"], firing)
         self.requirement_met: dict[str, str] = {}
         self.requirement_excluded: dict[str, tuple[str, str]] = {}
         for firing in self.firings:
@@ -300,7 +482,8 @@ class _World:
                 if kind == "requirement_met":
                     self.requirement_met.setdefault(fact_id, firing.rule_id)
                 else:
-                    behind = sorted(self._evidence_behind(firing.derived_fact["id"]))
+                    behind = sorted(set().union(*(self._evidence_behind(i)
+                                                  for _, i in firing.matched)))
                     self.requirement_excluded.setdefault(
                         fact_id, (firing.rule_id, behind[0] if behind else ""))
         self.rejected: dict[str, list[EvidenceItem]] = defaultdict(list)
@@ -331,7 +514,7 @@ class _World:
         if not firings:
             return set(self.evidence_of.get(fact_id, ()))
         found: set[str] = set()
-        for firing in firings:   # a keyed fact (one metric type) may be derived many times
+        for firing in firings:   # a fact (one metric type) may be derived many times
             for _, matched in firing.matched:
                 found |= self._evidence_behind(matched, seen)
         return found
@@ -360,9 +543,6 @@ class _World:
         accepted = [i.id for i in self.items_of[process_id] if i.accepted]
         top = max(c.rank for c in self.catalogue.capabilities)
         nxt = self.shortfall(process_id, rank + 1) if rank < top else None
-        if nxt is not None and not nxt.missing and nxt.rules:
-            raise EngineError(f"internal error: {process_id} meets the conditions of "
-                              f"{nxt.rules[0]} but the engine did not fire it")
         return ProcessResult(
             id=proc.id, name=proc.name, level=proc.level, group=proc.group,
             capability=capability, rank=rank, practices=tuple(practices), rules=tuple(rules),
@@ -372,44 +552,32 @@ class _World:
             next=nxt,
         )
 
-    def shortfall(self, process: str, rank: int) -> Shortfall:
-        """What `process` lacks to reach capability `rank`, per the deriving rules."""
-        cap = self.catalogue.capability_by_rank(rank)
-        conds, rules = self._missing(process, cap.name, set())
-        labels: list[str] = []
-        for cond in conds:
-            label = _label(cond)
-            if label not in labels:
-                labels.append(label)
-        not_counted = tuple(
-            NotCounted(item.id, item.reason or "rejected")
-            for item in self.rejected[process]
-            if any(_satisfies(_as_fact(item), cond) for cond in conds))
-        return Shortfall(cap.name, cap.rank, tuple(rules), tuple(labels), not_counted)
+    def _remedy(self, process: str, goal: Goal, what: str) -> Remedy:
+        """The checked plan for `goal`. Raises EngineError when the plan says the goal is
+        reached already: the engine did not derive it, so the two disagree."""
+        remedy = self.planner.remedy(process, goal)
+        if remedy.reachable and not remedy.items:
+            raise EngineError(f"internal error: {process} meets the conditions of {what} "
+                              "but the engine did not derive it")
+        return remedy
 
-    def _missing(self, process: str, capability: str,
-                 visiting: set[str]) -> tuple[list[Condition], list[str]]:
-        """Unsatisfied base conditions on the cheapest path of rules deriving `capability`."""
-        best: tuple[list[Condition], list[str]] | None = None
-        for rule in self.rulebook.deriving("capability", capability=capability):
-            if rule.id in visiting:
-                continue
-            missing: list[Condition] = []
-            chain: list[str] = []
-            for cond in rule.when:
-                if any(_satisfies(f, cond) for f in self.by_process[process]):
-                    continue
-                target = _derived_capability(cond)
-                if target is not None:
-                    sub, sub_rules = self._missing(process, target, visiting | {rule.id})
-                    missing.extend(sub)
-                    chain.extend(sub_rules)
-                else:
-                    missing.append(cond)
-            chain.append(rule.id)  # lower rules of the chain first
-            if best is None or len(missing) < len(best[0]):
-                best = (missing, chain)
-        return best if best is not None else ([], [])
+    def shortfall(self, process: str, rank: int) -> Shortfall:
+        """What `process` lacks to reach capability `rank`: a plan checked against the rules."""
+        cap = self.catalogue.capability_by_rank(rank)
+        remedy = self._remedy(process, Goal("capability", (Test("capability", "eq", cap.name),)),
+                              f"capability {cap.name}")
+        rules = tuple(r for r in remedy.rules if self.rulebook.rule(r).then_fact == "capability")
+        return Shortfall(cap.name, cap.rank, rules, _labels(remedy.items),
+                         self._not_counted(process, remedy.items), remedy.items,
+                         remedy.reachable)
+
+    def _not_counted(self, process: str, items: Sequence[ItemToAdd]) -> tuple[NotCounted, ...]:
+        """Rejected items of `process` of a kind the plan adds (fixing one would do too)."""
+        wanted = {_kind_key(i) for i in items}
+        return tuple(NotCounted(item.id, item.reason or "rejected")
+                     for item in self.rejected[process]
+                     if (item.kind, item.metric_type if item.kind == "metric" else
+                         item.role if item.kind == "role" else None) in wanted)
 
     # -- maturity ---------------------------------------------------------------
     def profile_result(self, profile: Profile, processes: dict[str, ProcessResult]) -> ProfileResult:
@@ -430,12 +598,17 @@ class _World:
                     rule or (excluded[0] if excluded else None), status,
                     excluded[1] if excluded else None))
                 if status == "gap":
-                    short = self.shortfall(req.process, req.rank)
+                    remedy = self._remedy(req.process, Goal("requirement_met", pinned=fact_id),
+                                          f"requirement {fact_id}")
                     gaps.append(Gap(req.process, req.capability, req.rank, proc.capability,
-                                    proc.rank, short.missing,
-                                    short.not_counted + self._refused(req.process, profile),
-                                    rationale.get(req.process)))
+                                    proc.rank, _labels(remedy.items),
+                                    self._not_counted(req.process, remedy.items)
+                                    + self._refused(req.process, profile),
+                                    rationale.get(req.process), remedy.items, remedy.reachable))
             levels.append(LevelResult(lvl.level, lvl.name, not gaps, tuple(reqs), tuple(gaps)))
+        # Levels are cumulative (ism3-profile/1): the level reached is the last one before
+        # the first level with a gap. The rule language cannot say "every requirement of
+        # a level" (docs/design.md says why), so this one step is done here.
         achieved = 0
         for level in levels:
             if not level.met:
@@ -464,47 +637,15 @@ class _World:
         return tuple(refused)
 
 
-def _derived_capability(cond: Condition) -> str | None:
-    """The capability a condition asks for, when it asks for a derived capability."""
-    if cond.fact != "capability":
-        return None
-    for test in cond.tests:
-        if test.attr == "capability" and test.op == "eq" and not isinstance(test.value, Ref):
-            return str(test.value)
-    return None
+def _labels(items: Sequence[ItemToAdd]) -> tuple[str, ...]:
+    """The plan's items as `missing` names them, each once, in plan order."""
+    labels: list[str] = []
+    for item in items:
+        if item.label not in labels:
+            labels.append(item.label)
+    return tuple(labels)
 
 
-def _label(cond: Condition) -> str:
-    """How a missing fact is named to a user: its label attribute's value, or its type."""
-    attr = FACT_TYPES[cond.fact].label
-    for test in cond.tests:
-        if test.attr == attr and test.op == "eq":
-            return str(test.value)
-    return cond.fact
-
-
-_COMPARE = {
-    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lambda a, b: a > b,
-    "gte": lambda a, b: a >= b, "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b,
-}
-
-
-def _satisfies(fact: Fact, cond: Condition) -> bool:
-    """Whether `fact` matches `cond` (tests against other facts are taken as met)."""
-    if fact.get("t") != cond.fact:
-        return False
-    for test in cond.tests:
-        if isinstance(test.value, Ref):
-            continue
-        if test.attr not in fact:
-            return False
-        try:
-            if not _COMPARE[test.op](fact[test.attr], test.value):
-                return False
-        except TypeError:
-            return False
-    return True
-
-
-def _as_fact(item: EvidenceItem) -> Fact:
-    return item_fact(item)
+def _kind_key(item: ItemToAdd) -> tuple[str, str | None]:
+    return (item.kind, item.metric_type if item.kind == "metric" else
+            item.role if item.kind == "role" else None)

@@ -55,7 +55,7 @@ from typing import Any
 
 from . import __version__
 from .api import Inputs, load_inputs, report_document
-from .errors import BatchError, EvidenceError, Ism3Error, ReportError
+from .errors import BatchError, EngineError, EvidenceError, Ism3Error, ReportError
 from .evidence import MANIFEST
 from .limits import DEFAULT_LIMITS, Limits
 from .output import write_atomically
@@ -549,6 +549,8 @@ def evaluate_with(path: str, report: str | None, inputs: Inputs, as_of: date | N
                 write_atomically(Path(report), text)
             finally:
                 _writing = False
+    except EngineError as exc:   # the engine failed or contradicted the rules: a bug
+        return BundleOutcome(path, error=str(exc), error_kind=INTERNAL_ERROR)
     except (Ism3Error, OSError) as exc:
         text = str(exc)
         if isinstance(exc, OSError):

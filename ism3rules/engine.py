@@ -19,7 +19,14 @@ durable_rules 2.0.28):
   firings are recorded before the derived fact is asserted;
 - the engine cannot read a number written with an exponent but no decimal point
   (`1e+20`, `1e-05`: error 204) nor an infinity (error 202): such floats are moved
-  one unit in the last place (or to the largest float) before they are asserted.
+  one unit in the last place (or to the largest float) before they are asserted;
+- a join whose last test compares with another fact by an operator other than
+  equality (`rank: {gte: {ref: ...}}`) makes the engine read past the end of its
+  expression list when a test fails (valgrind: invalid read in
+  reduceExpressionSequence; a segmentation fault in a long random campaign): the
+  equality join on the process is always compiled last;
+- facts of a type no rule has a condition on are not asserted at all (the engine
+  would refuse them; refusing costs time and was part of the crash above).
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import EngineError, RuleError
-from .rules import FACT_TYPES, Condition, Ref, Rule, Rulebook
+from .rules import OPERATORS, Condition, Ref, Rule, Rulebook, derived_fact
 
 Fact = dict[str, Any]
 SENTINEL_RULE = "ISM3-SESSION-OPEN"
@@ -63,7 +70,7 @@ class _Run:
     def __init__(self) -> None:
         self.firings: list[Firing] = []
         self.errors: list[str] = []
-        self.keyed: set[str] = set()     # ids of keyed derived facts already asserted
+        self.derived: set[str] = set()   # ids of derived facts already asserted
 
 
 _lock = threading.RLock()
@@ -98,16 +105,18 @@ def _exceptions() -> tuple[type[Exception], type[Exception]]:
 def _expr(cond: Condition, index: int, aliases: dict[str, str]) -> dict[str, Any]:
     """The engine expression of one condition; `aliases` maps rule aliases to engine ones."""
     terms: list[dict[str, Any]] = [{"t": cond.fact}]
-    if index > 0:  # every condition is about the rule's process: join on the first fact
-        terms.append({"process": {"a0": "process"}})
     for test in cond.tests:
         value: Any = test.value
         if isinstance(value, Ref):
             value = {aliases[value.alias]: value.attr}
-        from .rules import OPERATORS
-
+        elif isinstance(value, float):
+            value = engine_number(value)
         op = OPERATORS[test.op]
         terms.append({test.attr: value} if op == "$eq" else {op: {test.attr: value}})
+    if index > 0:  # every condition is about the rule's process: join on the first fact,
+        # as the last test: a join sequence ending in a comparison (gt, lte, ...) with
+        # another fact makes the engine read past its end (see the module docstring)
+        terms.append({"process": {"a0": "process"}})
     return terms[0] if len(terms) == 1 else {"$and": terms}
 
 
@@ -135,10 +144,12 @@ class CompiledRulebook:
                 "all": [{aliases[c.alias]: _expr(c, i, aliases)} for i, c in enumerate(rule.when)]
             }
         definition[SENTINEL_RULE] = {"all": [{"a0": {"t": SENTINEL_FACT["t"]}}]}
-        # the actions depend on each rule's `then` too: a rule file that changes only what
-        # a rule derives (a message, a severity) must not reuse the other one's actions
-        text = json.dumps([definition, [[r.id, r.then_fact, repr(r.then_attrs)]
-                                        for r in rulebook.rules]], sort_keys=True)
+        # The name covers what the actions record and derive (aliases, `then`) as well as
+        # the conditions: a ruleset is registered once per host, so two rulebooks that
+        # differ only there must not share one (the second would run the first's actions).
+        actions = {r.id: [r.then_fact, repr(r.then_attrs), [c.alias for c in r.when],
+                          sorted(self._consumed)] for r in rulebook.rules}
+        text = json.dumps([definition, actions], sort_keys=True)
         self.name = "ism3_" + hashlib.sha256(text.encode()).hexdigest()[:20]
         self.definition = definition
         with _lock:
@@ -195,6 +206,8 @@ class CompiledRulebook:
             try:
                 host.assert_fact(self.name, {**SENTINEL_FACT, "sid": sid})
                 for fact in facts:
+                    if fact["t"] not in self._consumed:
+                        continue  # no rule can use this fact: never handed to the engine
                     try:
                         host.assert_fact(self.name, {**engine_safe(fact), "sid": sid})
                         stored.append(fact["id"])
@@ -225,7 +238,7 @@ class CompiledRulebook:
             raise EngineError(f"internal error in a rule action: {state['exception'][:500]}")
 
 
-def _engine_number(value: float) -> float:
+def engine_number(value: float) -> float:
     """`value`, or the nearest float the engine can read back.
 
     The engine reads facts as JSON and refuses a number written with an exponent but
@@ -243,10 +256,11 @@ def _engine_number(value: float) -> float:
 
 
 def engine_safe(fact: Fact) -> Fact:
-    """`fact` with every float readable by the engine (see `_engine_number`)."""
-    if not any(isinstance(v, float) for v in fact.values()):
+    """`fact` itself when it holds no float, else a copy with every float readable by the
+    engine (see `engine_number`)."""
+    if float not in map(type, fact.values()):
         return fact
-    return {k: _engine_number(v) if isinstance(v, float) else v for k, v in fact.items()}
+    return {k: engine_number(v) if isinstance(v, float) else v for k, v in fact.items()}
 
 
 def _noop(c: Any) -> None:
@@ -257,12 +271,11 @@ def _make_action(rule: Rule, aliases: dict[str, str],
                  consumed: bool = True) -> Callable[[Any], None]:
     """The action of one rule: record the firing, then assert the derived fact.
 
-    `consumed` False: no rule has a condition on this fact type, so asserting it
-    could only raise inside the engine; the firing is recorded and that is all.
+    What a firing derives is `rules.derived_fact`, the definition every explanation
+    uses too. `consumed` False: no rule has a condition on this fact type, so asserting
+    it could only raise inside the engine; the firing is recorded and that is all.
     """
     names = [(c.alias, aliases[c.alias]) for c in rule.when]
-    then = rule.then
-    key_attrs = FACT_TYPES[rule.then_fact].key
     not_handled, observed = _exceptions()
 
     def action(c: Any) -> None:
@@ -273,28 +286,19 @@ def _make_action(rule: Rule, aliases: dict[str, str],
         if run is None:
             return
         process = first["process"]
-        pairs = tuple((alias, matched[engine_alias]["id"]) for alias, engine_alias in names)
-        derived: dict[str, Any] = {"t": rule.then_fact, "process": process}
-        for key, value in then.items():
-            if isinstance(value, Ref):  # a value copied from a matched fact
-                value = matched[aliases[value.alias]].get(value.attr)
-            derived[key] = list(value) if isinstance(value, tuple) else value
-        if key_attrs:  # one fact per key, as many firings as derive it
-            fact_id = ":".join([rule.then_fact, process, *(str(derived.get(k)) for k in key_attrs)])
-        else:
-            basis = "\x1f".join(i for _, i in pairs).encode()
-            fact_id = f"{rule.then_fact}:{process}:{rule.id}:{hashlib.sha256(basis).hexdigest()[:16]}"
-        derived = {"id": fact_id, **derived}
-        run.firings.append(Firing(rule.id, process, pairs, tuple(
-            (k, tuple(v) if isinstance(v, list) else v) for k, v in derived.items())))
-        if key_attrs:
-            if fact_id in run.keyed:
-                return  # derived already: the firing is recorded, the fact is the same
-            run.keyed.add(fact_id)
+        facts = {alias: matched[engine_alias] for alias, engine_alias in names}
+        pairs = tuple((alias, facts[alias]["id"]) for alias, _ in names)
+        derived = derived_fact(rule, process, facts)
+        fact_id = derived["id"]
+        run.firings.append(Firing(rule.id, process, pairs, tuple(derived.items())))
+        if fact_id in run.derived:
+            return  # derived already: the firing is recorded, the fact is the same
+        run.derived.add(fact_id)
         if not consumed:
             return
         try:
-            c.assert_fact(engine_safe(derived))
+            c.assert_fact(engine_safe({k: list(v) if isinstance(v, tuple) else v
+                                       for k, v in derived.items()}))
         except not_handled:
             pass  # no rule uses this derived fact; the firing is recorded all the same
         except observed:

@@ -52,7 +52,9 @@ class BatchError(Ism3Error):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ' (did you mean 'x'?)' for the closest choice, or '' when none is close."""
-    close = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)
+    ordered = sorted(choices)
+    same = [c for c in ordered if c.lower() == str(word).lower()]   # only the case differs
+    close = same or difflib.get_close_matches(str(word), ordered, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 

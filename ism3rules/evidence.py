@@ -19,7 +19,7 @@ import math
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from operator import attrgetter
 from pathlib import Path
@@ -106,11 +106,6 @@ class EvidenceItem:
     effective: date | None = None          # documentation/role: in force from this date
     role: str | None = None
     person: str | None = None
-
-    @property
-    def expired(self) -> bool:
-        """Whether a documentation or role item was rejected because it had expired."""
-        return self.status == "rejected" and (self.reason or "").startswith("expired on ")
 
     @property
     def accepted(self) -> bool:
@@ -251,8 +246,8 @@ def load_bundle(
     """Read and validate the bundle at `path` (a folder or its bundle.yaml).
 
     `as_of` replaces the bundle's own `assessment.as_of`: the bundle is judged as it
-    stood at that date (evidence effective later or expired by then is rejected,
-    observations dated after it are ignored).
+    stood at that date (observations dated after it are ignored; whether evidence is in
+    force or expired at that date is for the rules, rules/evidence.yaml).
 
     Raises:
         EvidenceError: the bundle cannot be read or is not valid ism3-evidence/1;
@@ -348,11 +343,9 @@ def _load(folder: BundleFolder, root: Path, manifest: Path, catalogue: Catalogue
     files.check_csv_sizes(parsed, manifest, problems)   # from fstat, before reading any
     problems.raise_if_any()
     with _gc_paused():
-        items = tuple(
-            _dated(_judge(raw, entry, root, manifest, start, end, problems, cutoff, files),
-                   cutoff)
-            for raw, entry in parsed
-        )
+        # Dates in force and expiries are criteria: the rules judge them (rules/evidence.yaml).
+        items = tuple(_judge(raw, entry, root, manifest, start, end, problems, cutoff, files)
+                      for raw, entry in parsed)
     problems.raise_if_any()
     _check_observations(items, service_levels, data.line_of("evidence"), limits, problems)
     problems.raise_if_any()
@@ -1040,22 +1033,6 @@ class _Files:
         entry.sha256 = digest
         rows.sort()   # by date, then value: once per file, whatever names it
         return tuple(rows)
-
-
-def _dated(item: EvidenceItem, cutoff: date | None) -> EvidenceItem:
-    """Apply a documentation or role item's `date` and `expires` at the date `cutoff`.
-
-    (An exclusion's expiry is for the rules: rules/scope.yaml.)
-    """
-    if not item.accepted or cutoff is None or item.kind not in ("documentation", "role"):
-        return item
-    if item.effective is not None and item.effective > cutoff:
-        return replace(item, status="rejected",
-                       reason=f"not yet in force at {cutoff} (dated {item.effective})")
-    if item.expires is not None and item.expires < cutoff:
-        return replace(item, status="rejected",
-                       reason=f"expired on {item.expires} (as of {cutoff})")
-    return item
 
 
 def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,

@@ -1,8 +1,9 @@
 """Gap analysis read off a report: remediation plans and multi-profile comparisons.
 
 Nothing here decides capability or maturity: every gap comes from the report
-document (ism3-report/1) that the rules produced. This module only orders the
-gaps, groups them across profiles and writes the evidence items a user would add.
+document (ism3-report/1) that the rules produced, with the items to add that a plan
+checked against the rules found (`add`; planning.py). This module only orders the
+gaps, groups them across profiles and writes those items as bundle entries.
 """
 
 from __future__ import annotations
@@ -33,7 +34,16 @@ def _order(document: dict[str, Any]) -> dict[str, int]:
     return {pid: index for index, pid in enumerate(document["processes"])}
 
 
+def additions(gap: dict[str, Any]) -> list[dict[str, Any]]:
+    """The items a gap's plan adds; a report without them (older) gives its labels."""
+    if "add" in gap:
+        return [dict(item) for item in gap["add"]]
+    return [{"kind": DOCUMENTATION} if label == DOCUMENTATION
+            else {"kind": "metric", "metric_type": label} for label in gap["missing"]]
+
+
 def _step(document: dict[str, Any], prof: dict[str, Any], gap: dict[str, Any]) -> dict[str, Any]:
+    add = additions(gap)
     return {
         "process": gap["process"],
         "name": document["processes"][gap["process"]]["name"],
@@ -41,9 +51,11 @@ def _step(document: dict[str, Any], prof: dict[str, Any], gap: dict[str, Any]) -
         "to": gap["required"],
         "missing": list(gap["missing"]),
         "not_counted": list(gap["not_counted"]),
-        "cost": len(gap["missing"]),
+        "cost": len(add),
         "excludable": gap["process"] not in prof.get("mandatory", []),
         "rationale": gap.get("rationale"),
+        "add": add,
+        "reachable": gap.get("reachable", True),
     }
 
 
@@ -78,6 +90,9 @@ def plan(document: dict[str, Any], profile_id: str, level: int | None = None,
         "target": {"level": level, "name": target["name"], "met": target["met"]},
         "steps": steps,
         "evidence_to_add": sum(s["cost"] for s in steps),
+        # False: for some step no evidence this tool can write reaches the level (the
+        # rules ask for something else; see `ism3 rules`)
+        "reachable": all(s["reachable"] for s in steps),
         "snippet": evidence_snippet(document, prof, level, target["name"], steps, catalogue),
     }
 
@@ -137,9 +152,13 @@ def evidence_snippet(document: dict[str, Any], prof: dict[str, Any], level: int,
             lines.append(f"  # (if {yaml_comment(step['process'])} is out of scope, an item "
                          "of kind exclusion with justification and approver replaces all "
                          "of these)")
-        for label in step["missing"]:
-            lines.extend(evidence_item_lines(step["process"], step["name"], label, ids, paths,
-                                             catalogue))
+        if not step["reachable"]:
+            lines.append(f"  # no evidence item this tool can write gives "
+                         f"{yaml_comment(step['process'])} {yaml_comment(step['to'])} under the "
+                         "rules in force; see `ism3 rules`")
+        for item in step["add"]:
+            lines.extend(new_item_lines(step["process"], step["name"], item, ids, paths,
+                                        catalogue))
     return "\n".join(lines) + "\n"
 
 
@@ -150,7 +169,22 @@ def evidence_item_lines(process: str, name: str, label: str, ids: set[str], path
 
     `ids` and `paths` are those already taken; the new ones are added to them.
     """
-    if label == DOCUMENTATION:
+    item = ({"kind": DOCUMENTATION} if label == DOCUMENTATION
+            else {"kind": "metric", "metric_type": label})
+    return new_item_lines(process, name, item, ids, paths, catalogue)
+
+
+def new_item_lines(process: str, name: str, item: dict[str, Any], ids: set[str],
+                   paths: set[str], catalogue: Catalogue) -> list[str]:
+    """One placeholder evidence item (YAML lines, indented for `evidence:`) as a plan
+    describes it (`kind` and, as the plan says, `metric_type`, `frequency`, `role`,
+    `person`, `date`); a comment for an item this module cannot write.
+
+    `ids` and `paths` are those already taken; the new ones are added to them.
+    """
+    kind = item.get("kind")
+    dated = [f"    date: {item['date']}    # in force from this date"] if item.get("date") else []
+    if kind == DOCUMENTATION:
         path = _unique(f"docs/{_slug(process)}-procedure.md", paths)
         return [
             "  # the documented process: purpose, inputs, outputs, responsibilities, metrics",
@@ -159,22 +193,47 @@ def evidence_item_lines(process: str, name: str, label: str, ids: set[str], path
             "    kind: documentation",
             f"    title: {_quote(PLACEHOLDER + name + ' procedure')}",
             f"    path: {path}    # TODO: put the document here",
+            *dated,
         ]
+    if kind == "role" and item.get("role"):
+        role = str(item["role"])
+        person = str(item.get("person") or PLACEHOLDER + "a person")
+        note = ("    # TODO: name the person (a rule needs someone other than the holder "
+                "of the other role)" if person.startswith(PLACEHOLDER) else None)
+        return [
+            f"  # who holds the {role} role for {process}",
+            f"  - id: {_unique(f'ROLE-{_id_part(process)}-{role.upper()}', ids)}",
+            f"    process: {process}",
+            "    kind: role",
+            f"    role: {role}",
+            f"    person: {_quote(person)}",
+            *([note] if note else []),
+            *dated,
+        ]
+    label = str(item.get("metric_type") or kind)
     try:
         mtype = catalogue.metric_type(label)
     except KeyError:
         return [f"  # {yaml_comment(process)} also needs '{yaml_comment(label)}', which no "
                 "evidence item template covers; see the rule files"]
     path = _unique(f"metrics/{_slug(process)}-{mtype.name}.csv", paths)
-    return [
+    frequency = item.get("frequency")
+    lines = [
         f"  # metric of type {mtype.name}: {yaml_comment(mtype.measures)}",
         f"  - id: {_unique(f'MET-{_id_part(process)}-{mtype.name.upper()}', ids)}",
         f"    process: {process}",
         "    kind: metric",
         f"    metric_type: {mtype.name}",
         f"    name: {_quote(PLACEHOLDER + name + ', ' + mtype.name)}",
-        f"    path: {path}    # TODO: CSV date,value; observations inside the period",
     ]
+    if frequency:
+        lines += [f"    specification: {{frequency: {frequency}}}",
+                  f"    path: {path}    # TODO: CSV date,value; an observation in every "
+                  f"{frequency} period of the assessment period"]
+    else:
+        lines.append(f"    path: {path}    # TODO: CSV date,value; observations inside the "
+                     "period")
+    return lines
 
 
 def _next_level(prof: dict[str, Any]) -> dict[str, Any] | None:

@@ -4,25 +4,27 @@ Nothing here decides whether a metric counts or whether a point is an anomaly:
 it computes numbers (reporting coverage, bands, distances outside them, the
 latest value against the target) and the rules in rules/*.yaml decide.
 
-- Coverage: the assessment window (period start to the earlier of period end and
-  the evaluation date) is cut into calendar buckets of the metric's frequency
-  (day, ISO week, month, quarter, year); every bucket that overlaps the window is
-  expected, and coverage = buckets holding at least one observation / expected.
-- Band: the declared thresholds; without them, control limits mean +- 3 sigma of
-  the window's observations, sigma being the *sample* standard deviation (n - 1).
-  A point can lie beyond 3 sample sigmas only when n >= 11 ((n - 1) / sqrt(n) > 3),
-  so control limits flag nothing on fewer observations whatever the rules say.
+- Coverage (docs/metrics.md, "Reporting cadence"): reporting periods of the metric's
+  frequency run back to back from the assessment period's start (days, 7-day weeks,
+  or 1, 3 or 12 calendar months from the start's day of the month). A period is
+  expected once it has ended (its last day on or before the earlier of the period's
+  end and the evaluation date); the period still running at that date, or cut short
+  by the period's end, counts only in the metric's favour: when it holds an
+  observation it is both expected and reported. Coverage = reported / expected. All
+  of it is closed-form arithmetic on dates: its cost does not grow with the period.
+- Band: the declared thresholds; without them, the control limits of an XmR chart
+  (individuals and moving ranges): mean +- 3 sigma-hat, sigma-hat the mean moving
+  range of consecutive observations / 1.128 (d2 for ranges of two), never below zero
+  for a metric whose values are all non-negative.
 - Target: the latest observation in the window against the target, in the
   direction declared or implied by the specification.
 """
 
 from __future__ import annotations
 
-import itertools
+import calendar
 import math
-import operator
 import statistics
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -31,37 +33,109 @@ from .evidence import EvidenceItem, Observation
 from .specs import ServiceLevel
 
 CONTROL_SIGMAS = 3.0
+D2 = 1.128          # E[range] / sigma for samples of two: the XmR chart's constant
 DIGITS = 6          # numbers handed to the engine and the report are rounded to this
+_STEP_DAYS = {"daily": 1, "weekly": 7}
+_STEP_MONTHS = {"monthly": 1, "quarterly": 3, "yearly": 12}
 
 
-_BUCKETS: dict[str, Callable[[date], tuple[int, ...]]] = {
-    "daily": lambda d: (d.year, d.month, d.day),
-    "weekly": lambda d: (d.isocalendar().year, d.isocalendar().week),
-    "monthly": lambda d: (d.year, d.month),
-    "quarterly": lambda d: (d.year, (d.month - 1) // 3 + 1),
-    "yearly": lambda d: (d.year,),
-}
+def _add_months(anchor: date, months: int) -> date | None:
+    """`anchor` moved by `months` calendar months, its day kept or clamped to the month's
+    last day (the 31st in February is the 28th or 29th); None past year 9999."""
+    total = anchor.year * 12 + anchor.month - 1 + months
+    year, month = divmod(total, 12)
+    if year > date.max.year:
+        return None
+    return date(year, month + 1, min(anchor.day, calendar.monthrange(year, month + 1)[1]))
 
 
-def bucket(frequency: str, day: date) -> tuple[int, ...]:
-    """The reporting period `day` falls in, as a sortable key.
+@dataclass(frozen=True)
+class Periods:
+    """The reporting periods of a frequency, numbered from 0, anchored at `start`."""
 
-    Raises KeyError for an unknown frequency (the loader validates it first).
+    frequency: str
+    start: date
+
+    def first_day(self, number: int) -> date | None:
+        """The first day of period `number`; None when it would lie past 9999-12-31."""
+        if self.frequency in _STEP_DAYS:
+            try:
+                return self.start + timedelta(days=_STEP_DAYS[self.frequency] * number)
+            except OverflowError:
+                return None
+        return _add_months(self.start, _STEP_MONTHS[self.frequency] * number)
+
+    def last_day(self, number: int) -> date:
+        """The last day of period `number` (9999-12-31 at the end of the calendar)."""
+        following = self.first_day(number + 1)
+        return date.max if following is None else following - timedelta(days=1)
+
+    def number(self, day: date) -> int:
+        """The period `day` (on or after `start`) falls in. Raises KeyError for an
+        unknown frequency (the loader validates it first)."""
+        if self.frequency in _STEP_DAYS:
+            return (day - self.start).days // _STEP_DAYS[self.frequency]
+        months = (day.year - self.start.year) * 12 + day.month - self.start.month
+        number = months // _STEP_MONTHS[self.frequency]
+        first = self.first_day(number)
+        return number - 1 if first is None or first > day else number
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """How a metric was reported against its frequency, up to a last day."""
+
+    expected: int
+    reported: int
+
+    @property
+    def coverage(self) -> float:
+        """reported / expected (0 when nothing is expected)."""
+        return _round(self.reported / self.expected) if self.expected else 0.0
+
+
+def cadence(frequency: str, start: date, last: date, days: list[date]) -> Cadence:
+    """Periods expected and reported from `start` to `last` (see the module docstring);
+    `days` are the observation dates in that window."""
+    periods = Periods(frequency, start)
+    final = periods.number(last)
+    complete = final + 1 if periods.last_day(final) <= last else final
+    reported = {periods.number(d) for d in days}
+    running = complete == final and final in reported   # the last period is unfinished
+    return Cadence(complete + (1 if running else 0), len(reported))
+
+
+def control_limits(values: list[float]) -> tuple[float, float, float, float] | None:
+    """(mean, sigma-hat, lower, upper) of an XmR chart on `values` in time order, or None
+    when fewer than two values or no variation between consecutive ones.
+
+    sigma-hat = mean moving range / d2 (1.128), limits = mean +- 3 sigma-hat (Wheeler,
+    Understanding Statistical Process Control; Montgomery, Introduction to Statistical
+    Quality Control, the control chart for individual measurements). The lower limit is
+    0 for values that are all non-negative (a count cannot go below zero).
     """
-    return _BUCKETS[frequency](day)
+    if len(values) < 2:
+        return None
+    moving = _mean([abs(b - a) for a, b in zip(values[:-1], values[1:], strict=True)])
+    if moving == 0:
+        return None
+    mean = _mean(values)
+    sigma = moving / D2
+    lower = mean - CONTROL_SIGMAS * sigma
+    upper = mean + CONTROL_SIGMAS * sigma
+    if not all(map(math.isfinite, (mean, sigma, lower, upper))):
+        return None   # values near the largest float: no band can be drawn
+    if lower < 0 <= min(values):
+        lower = 0.0
+    return mean, sigma, lower, upper
 
 
-def expected_buckets(frequency: str, start: date, end: date) -> list[tuple[int, ...]]:
-    """Every reporting period of `frequency` that overlaps [start, end], in order."""
-    seen: list[tuple[int, ...]] = []
-    day = start
-    step = timedelta(days=1)
-    while day <= end:
-        key = bucket(frequency, day)
-        if not seen or seen[-1] != key:
-            seen.append(key)
-        day += step
-    return seen
+def _mean(values: list[float]) -> float:
+    """The mean; for values so large that their sum overflows, the sum of their shares."""
+    try:
+        return statistics.fmean(values)
+    except OverflowError:
+        return math.fsum(v / len(values) for v in values)
 
 
 @dataclass(frozen=True)
@@ -100,27 +174,6 @@ class MetricStats:
         return self.coverage is not None
 
 
-def stdev(values: list[float]) -> float:
-    """`statistics.stdev(values)`, bit for bit, computed with integers.
-
-    The standard library sums one `Fraction` per value; on a year of daily data that was
-    a fifth of an evaluation. A float is an integer over a power of two, so the same exact
-    sums fit plain integers, and the same correctly rounded square root finishes it.
-    Falls back to `statistics.stdev` for anything but two or more floats.
-    """
-    sqrt_of_frac = getattr(statistics, "_float_sqrt_of_frac", None)
-    if sqrt_of_frac is None or len(values) < 2 or set(map(type, values)) != {float}:
-        return statistics.stdev(values)
-    tops, bottoms = zip(*map(float.as_integer_ratio, values), strict=True)
-    scale = max(bottoms)                       # every denominator is a power of two
-    nums = list(map(operator.mul, tops, map(operator.floordiv, itertools.repeat(scale), bottoms)))
-    count, total = len(nums), sum(nums)
-    numerator = count * sum(map(operator.mul, nums, nums)) - total * total
-    denominator = count * (count - 1) * scale * scale
-    common = math.gcd(numerator, denominator)
-    return float(sqrt_of_frac(numerator // common, denominator // common))
-
-
 def _round(value: float) -> float:
     return round(value, DIGITS) + 0.0   # + 0.0 turns -0.0 into 0.0
 
@@ -143,23 +196,18 @@ def metric_stats(item: EvidenceItem, start: date | None, end: date | None,
     coverage = None
     last = min(d for d in (end, cutoff) if d is not None) if (end or cutoff) else None
     if frequency and start is not None and last is not None and start <= last:
-        buckets = expected_buckets(frequency, start, last)
-        expected = len(buckets)
-        reported = len({bucket(frequency, o.date) for o in window})
-        coverage = _round(reported / expected)
+        counted = cadence(frequency, start, last, [o.date for o in window])
+        expected, reported, coverage = counted.expected, counted.reported, counted.coverage
     values = [o.value for o in window]
     bounds = None
     lower = upper = mean = sigma = None
     if spec is not None and spec.has_thresholds:
         bounds, lower, upper = "threshold", spec.lower, spec.upper
-    elif len(values) >= 2:
-        mean = statistics.fmean(values)
-        sigma = stdev(values)
-        if sigma > 0:
+    else:
+        chart = control_limits(values)
+        if chart is not None:
             bounds = "control"
-            lower = _round(mean - CONTROL_SIGMAS * sigma)
-            upper = _round(mean + CONTROL_SIGMAS * sigma)
-        mean, sigma = _round(mean), _round(sigma)
+            mean, sigma, lower, upper = (_round(v) for v in chart)
     outliers: list[Outlier] = []
     if bounds is not None:
         for obs in window:
@@ -176,6 +224,23 @@ def metric_stats(item: EvidenceItem, start: date | None, end: date | None,
         shortfall = _round(gap)
     return MetricStats(item.id, window, frequency, expected, reported, coverage, bounds, lower,
                        upper, mean, sigma, tuple(outliers), target, better, latest, shortfall)
+
+
+def planned_stats(item: EvidenceItem, start: date | None, end: date | None,
+                  cutoff: date | None) -> MetricStats:
+    """The statistics of a new metric reported as a remediation plan asks: once in every
+    reporting period of its frequency up to the last day judged (the one still running
+    included), or without a frequency once in the window; no band, no target."""
+    spec = item.specification
+    frequency = spec.frequency if spec else None
+    last = min(d for d in (end, cutoff) if d is not None) if (end or cutoff) else None
+    expected = reported = None
+    coverage = None
+    if frequency and start is not None and last is not None and start <= last:
+        expected = reported = Periods(frequency, start).number(last) + 1
+        coverage = 1.0
+    return MetricStats(item.id, (), frequency, expected, reported, coverage, None, None, None,
+                       None, None, (), None, None, None, None)
 
 
 def metric_facts(item: EvidenceItem, stats: MetricStats) -> list[dict[str, Any]]:

@@ -28,7 +28,8 @@ def _shortfall(short: Shortfall | None) -> dict[str, Any] | None:
     if short is None:
         return None
     return {"capability": short.capability, "rank": short.rank, "rules": list(short.rules),
-            "missing": list(short.missing), "not_counted": _not_counted(short.not_counted)}
+            "missing": list(short.missing), "not_counted": _not_counted(short.not_counted),
+            "add": [i.as_dict() for i in short.add], "reachable": short.reachable}
 
 
 def _process(proc: ProcessResult, file_sha: dict[str, str | None]) -> dict[str, Any]:
@@ -52,7 +53,8 @@ def _process(proc: ProcessResult, file_sha: dict[str, str | None]) -> dict[str, 
 def _gap(gap: Gap) -> dict[str, Any]:
     return {"process": gap.process, "required": gap.required, "actual": gap.actual,
             "missing": list(gap.missing), "not_counted": _not_counted(gap.not_counted),
-            "rationale": gap.rationale}
+            "rationale": gap.rationale, "add": [i.as_dict() for i in gap.add],
+            "reachable": gap.reachable}
 
 
 def _profile(prof: ProfileResult) -> dict[str, Any]:
@@ -94,7 +96,7 @@ def _metric(entry: dict[str, Any], item: EvidenceItem, metric: MetricResult | No
         band: dict[str, Any] = {"bounds": metric.bounds, "lower": metric.lower,
                                 "upper": metric.upper}
         if metric.bounds == "control":
-            band.update({"mean": metric.mean, "sigma": metric.sigma, "sigma_kind": "sample",
+            band.update({"mean": metric.mean, "sigma": metric.sigma, "sigma_kind": "moving-range",
                          "samples": metric.observations_in_window})
         band["anomalies"] = metric.anomalies
         entry["band"] = band
@@ -138,7 +140,8 @@ def _service_level(sla: ServiceLevelResult) -> dict[str, Any]:
                              for i, d, v in sla.deciding]}
 
 
-def _evidence(item: EvidenceItem, metric: MetricResult | None = None) -> dict[str, Any]:
+def _evidence(item: EvidenceItem, metric: MetricResult | None = None,
+              admitted_by: str | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": item.id, "status": item.status}
     if item.reason:
         entry["reason"] = item.reason
@@ -163,6 +166,8 @@ def _evidence(item: EvidenceItem, metric: MetricResult | None = None) -> dict[st
         entry["date"] = _date(item.effective)
     if item.expires:
         entry["expires"] = _date(item.expires)
+    if admitted_by:   # documentation and roles: the rule that admitted it
+        entry["counted_by"] = admitted_by
     return entry
 
 
@@ -174,6 +179,7 @@ def to_document(assessment: Assessment) -> dict[str, Any]:
         period = {"start": _date(assessment.period_start), "end": _date(assessment.period_end)}
     by_path = {f.path: f.sha256 for f in assessment.bundle_files}
     file_sha = {i.id: by_path.get(normalise(i.path)) for i in assessment.evidence if i.path}
+    admitted = dict(assessment.admitted_by)
     return {
         "schema": SCHEMA,
         "tool": {"name": "ism3rules", "version": assessment.tool_version},
@@ -187,7 +193,8 @@ def to_document(assessment: Assessment) -> dict[str, Any]:
                    "profiles": [{"id": p.id, "sha256": p.sha256} for p in assessment.profiles]},
         "processes": {p.id: _process(p, file_sha) for p in assessment.processes},
         "profiles": [_profile(p) for p in assessment.profiles],
-        "evidence": [_evidence(i, metrics.get(i.id)) for i in assessment.evidence],
+        "evidence": [_evidence(i, metrics.get(i.id), admitted.get(i.id))
+                     for i in assessment.evidence],
         "findings": _findings(assessment.findings),
         "service_levels": [_service_level(s) for s in assessment.service_levels],
     }

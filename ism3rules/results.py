@@ -19,14 +19,44 @@ class NotCounted:
 
 
 @dataclass(frozen=True)
+class ItemToAdd:
+    """An evidence item a checked plan adds: its kind and what it must say."""
+
+    kind: str                       # documentation | metric | role
+    metric_type: str | None = None
+    frequency: str | None = None    # a metric's frequency to declare (None: none)
+    role: str | None = None
+    person: str | None = None
+    date: str | None = None         # a document's or role's date in force (None: undated)
+
+    @property
+    def label(self) -> str:
+        """How `missing` names it: documentation, a metric type, or `role <role>`."""
+        if self.kind == "metric":
+            return str(self.metric_type)
+        if self.kind == "role":
+            return f"role {self.role}"
+        return self.kind
+
+    def as_dict(self) -> dict[str, str]:
+        """The fields that are set, for the report."""
+        return {k: v for k, v in (("kind", self.kind), ("metric_type", self.metric_type),
+                                  ("frequency", self.frequency), ("role", self.role),
+                                  ("person", self.person), ("date", self.date))
+                if v is not None}
+
+
+@dataclass(frozen=True)
 class Shortfall:
-    """What a process lacks to reach a capability, read off the rules that derive it."""
+    """What a process lacks to reach a capability: a plan checked against the rules."""
 
     capability: str
     rank: int
-    rules: tuple[str, ...]          # the rules that would derive it (best candidate first)
+    rules: tuple[str, ...]          # the rules that would derive it, lower first
     missing: tuple[str, ...]        # e.g. "documentation", "load"
     not_counted: tuple[NotCounted, ...]
+    add: tuple[ItemToAdd, ...] = ()     # the items of the plan (labels: `missing`)
+    reachable: bool = True              # False: no plan found with items this tool writes
 
 
 @dataclass(frozen=True)
@@ -59,6 +89,8 @@ class Gap:
     missing: tuple[str, ...]
     not_counted: tuple[NotCounted, ...]
     rationale: str | None
+    add: tuple[ItemToAdd, ...] = ()
+    reachable: bool = True
 
 
 @dataclass(frozen=True)
@@ -186,3 +218,5 @@ class Assessment:
     findings: tuple[Finding, ...] = ()
     metrics: tuple[MetricResult, ...] = ()
     service_levels: tuple[ServiceLevelResult, ...] = ()
+    # the rule that admitted each documentation and role item that counts (item, rule)
+    admitted_by: tuple[tuple[str, str], ...] = ()

@@ -352,24 +352,10 @@ def unknown_findings_error(review: Review, unknown: Sequence[str], known: Iterab
 
 
 # -- what the engine sees -------------------------------------------------------------
-def document_fact(item: EvidenceItem) -> dict[str, Any]:
-    """The input fact of one accepted documentation item, from which the rules derive
-    `documentation` (rules/evidence.yaml); `annotate_facts` adds the `review` attribute."""
-    return {"id": f"document:{item.id}", "t": "document", "process": item.process,
-            "item": item.id}
-
-
-def annotate_facts(facts: dict[str, dict[str, Any]], evidence_of: dict[str, list[str]],
-                   review: Review | None, fact_types: dict[str, Any]) -> None:
-    """Give every per-item input fact whose type has a `review` attribute the decision
-    on its item (`none` without a review), for the rules to test."""
-    for fact_id, fact in facts.items():
-        ftype = fact_types.get(fact.get("t", ""))
-        if ftype is None or "review" not in ftype.attrs:
-            continue
-        behind = evidence_of.get(fact_id, [])
-        fact["review"] = (NO_REVIEW if review is None or len(behind) != 1
-                          else review.decision(behind[0]))
+def decision_on(review: Review | None, item: str) -> str:
+    """The auditor's decision on `item` as the rules see it (the `review` attribute of the
+    item's facts): accepted, rejected or pending; `none` without a review file."""
+    return NO_REVIEW if review is None else review.decision(item)
 
 
 def judge_items(items: Sequence[EvidenceItem], loaded: Sequence[EvidenceItem],

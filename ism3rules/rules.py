@@ -7,6 +7,7 @@ Every rule carries the metadata that explains it: id, title, section, rationale.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -25,12 +26,25 @@ FILE_KEYS = ("schema", "id", "title", "source", "description", "rules")
 RULE_KEYS = ("id", "title", "section", "rationale", "when", "then")
 
 
+# Kinds of attribute values. Every attribute of every fact type has one kind, rule
+# literals must have it, and a ref compares or copies only attributes of the same kind:
+# durable_rules compares a text with a number in ways no reader expects.
+NAME = "name"        # text, compared as text (code point order)
+INT = "int"          # a whole number
+NUMBER = "number"    # any finite number
+# Numbers in rules stay inside the range both the engine and Python compare exactly.
+MAX_NUMBER = 2 ** 53
+
+
 @dataclass(frozen=True)
 class FactType:
-    """A kind of fact the engine knows: its attributes and how a missing one is named.
+    """A kind of fact the engine knows: its attributes, their kinds, how it is derived.
 
     `label` is the attribute whose value names a missing fact of this type in gap
-    explanations (None: the type's own name).
+    explanations (None: the type's own name). `kinds` gives each attribute's kind
+    (NAME, INT or NUMBER); an attribute not listed is a NAME. `optional` attributes
+    may be absent from an input fact (a missing attribute matches no test, and no
+    rule may take a ref from one: the engine fails on it).
     """
 
     attrs: tuple[str, ...]
@@ -38,71 +52,101 @@ class FactType:
     label: str | None = None
     lists: tuple[str, ...] = ()
     derived_from: tuple[str, ...] = ()   # an input fact a rule may derive from these only
-    # Derived facts of this type with equal values of these attributes are one fact,
-    # however many firings derive it (empty: every firing derives its own fact).
-    key: tuple[str, ...] = ()
+    kinds: tuple[tuple[str, str], ...] = ()
+    optional: tuple[str, ...] = ()
     # The attributes that say *which* thing a fact is about, stable from one bundle
     # to the next (an item id, a service level id, a role and person), never values
     # or dates that change run to run: a finding's id is formed from them.
     identity: tuple[str, ...] = ()
 
+    def kind(self, attr: str) -> str:
+        """The kind of `attr`'s values: NAME, INT or NUMBER."""
+        return dict(self.kinds).get(attr, NAME)
 
-# Every fact is about one process. Input facts come from evidence and profiles; the
-# per-item ones (document, metric_report, exclusion, role) carry `review`, the auditor's
-# decision on their item (accepted, rejected, pending; `none` without a review file);
-# derived facts are asserted by rules. `metric` is both: rules derive it from
-# `metric_report` (rules/evidence.yaml) and only from it; a rules folder with no
-# rule deriving it gets the version-1 meaning (one metric fact per accepted item).
+
+def _ints(*names: str) -> tuple[tuple[str, str], ...]:
+    return tuple((n, INT) for n in names)
+
+
+def _numbers(*names: str) -> tuple[tuple[str, str], ...]:
+    return tuple((n, NUMBER) for n in names)
+
+
+# Every fact is about one process. Input facts come from evidence and profiles;
+# derived facts are asserted by rules. `documentation`, `role` and `metric` are both:
+# rules derive them from the per-item input facts (`item`, `metric_report`; see
+# rules/evidence.yaml) and only from those; a rules folder with no rule deriving one
+# of them gets the version-1 meaning (one such fact per accepted item, as read).
+# The per-item input facts (item, metric_report, exclusion) carry `review`, the
+# auditor's decision on their item (accepted, rejected, pending; `none` without a
+# review file): rules decide what a decision does (rules/evidence.yaml, rules/scope.yaml).
 FACT_TYPES: dict[str, FactType] = {
-    # `documentation` is derived from `document` (one per accepted documentation item,
-    # `review` the auditor's decision on it: rules/evidence.yaml); a rules folder with no
-    # rule deriving it gets the version-1 meaning (one fact per documented process).
-    "documentation": FactType(attrs=("process",), derived=False, derived_from=("document",),
-                              key=("process",)),
-    "document": FactType(attrs=("process", "item", "review"), derived=False,
-                         identity=("item",)),
+    # Item admission: one per documentation or role item that passed the integrity
+    # checks (file inside the bundle, hash). `has_date` 1 when the item gives the date
+    # it comes into force, then `days_in_force` from that date to the assessment date
+    # (negative: not yet in force; 0 when undated); `dated` 1 when it gives an expiry,
+    # then `days_left` from the assessment date to it (negative: expired; 0 when
+    # undated). `date`, `expires`, `as_of` are the dates as text ("none" when absent),
+    # `role` and `person` those of a role item ("" for other kinds). Later attributes
+    # (file size, ...) are added here and in assessment.admission_fact.
+    "item": FactType(attrs=("process", "item", "kind", "has_date", "days_in_force", "dated",
+                            "days_left", "date", "expires", "as_of", "role", "person",
+                            "review"),
+                     derived=False,
+                     kinds=_ints("has_date", "days_in_force", "dated", "days_left"),
+                     identity=("item",)),
+    "documentation": FactType(attrs=("process",), derived=False, derived_from=("item",)),
     "metric": FactType(attrs=("process", "metric_type"), derived=False, label="metric_type",
-                       derived_from=("metric_report",), key=("metric_type",)),
+                       derived_from=("metric_report",), identity=("metric_type",)),
     "requirement": FactType(attrs=("process", "profile", "level", "min_rank", "mandatory"),
-                            derived=False, identity=("profile", "level")),
+                            derived=False, kinds=_ints("level", "min_rank", "mandatory"),
+                            identity=("profile", "level")),
     # An exclusion from scope (statement of applicability): `dated` 1 when it has an
     # expiry, and then `days_left` from the assessment date to it (0 when undated).
-    "exclusion": FactType(attrs=("process", "dated", "days_left", "review"), derived=False),
+    "exclusion": FactType(attrs=("process", "dated", "days_left", "review"), derived=False,
+                          kinds=_ints("dated", "days_left")),
     "capability": FactType(attrs=("process", "capability", "rank"), derived=True,
-                           label="capability", lists=("practices",), identity=("capability",)),
+                           label="capability", lists=("practices",), kinds=_ints("rank"),
+                           identity=("capability",)),
     "requirement_met": FactType(attrs=("process",), derived=True),
     "exclusion_valid": FactType(attrs=("process",), derived=True),
     "requirement_excluded": FactType(attrs=("process",), derived=True),
     # Metric evidence (issue 3): one per metric item that has an observation in the
     # period; `has_frequency` is 1 when the metric declares a frequency and the
     # assessment has a period, `coverage` then is the share of reporting periods
-    # with an observation (else 1.0).
+    # with an observation (else 1.0; docs/metrics.md says how periods are counted).
     "metric_report": FactType(attrs=("process", "metric_type", "item", "frequency",
                                      "has_frequency", "coverage", "periods_expected",
                                      "periods_reported", "outside_thresholds",
                                      "outside_control_limits", "review"), derived=False,
-                               identity=("item",)),
+                              kinds=_ints("has_frequency", "periods_expected",
+                                          "periods_reported", "outside_thresholds",
+                                          "outside_control_limits") + _numbers("coverage"),
+                              identity=("item",)),
     # One per in-period observation outside its metric's band: `bounds` is
-    # "threshold" (declared) or "control" (mean +- 3 sample sigma, `samples` points);
+    # "threshold" (declared) or "control" (XmR chart limits, `samples` points);
     # `above`/`below` say by how much it lies beyond the upper/lower bound.
     "observation": FactType(attrs=("process", "metric_type", "item", "date", "value",
                                    "bounds", "lower", "upper", "above", "below",
-                                   "samples"), derived=False, identity=("item",)),
+                                   "samples"), derived=False,
+                            kinds=_ints("samples") + _numbers("value", "lower", "upper",
+                                                              "above", "below"),
+                            optional=("lower", "upper", "above", "below"),
+                            identity=("item",)),
     # One per metric with a target: `shortfall` > 0 when the latest in-period value
     # is on the wrong side of the target (direction `better`: higher or lower).
     "target": FactType(attrs=("process", "metric_type", "item", "target", "better",
                               "latest", "date", "shortfall"), derived=False,
-                        identity=("item",)),
+                       kinds=_numbers("target", "latest", "shortfall"),
+                       identity=("item",)),
     # One per declared service level: observations in its window, how many violate it.
     "service_level": FactType(attrs=("process", "sla", "metric", "target", "window",
                                      "observations", "violations"), derived=False,
-                               identity=("sla",)),
-    # One per accepted role item (SSP-4 division of duties).
-    "role": FactType(attrs=("process", "role", "person", "item", "review"), derived=False,
-                     identity=("role", "person")),
-    # One per documentation or role item expired at the evaluation date.
-    "expired": FactType(attrs=("process", "item", "kind", "expires", "as_of"), derived=False,
-                        identity=("item",)),
+                              kinds=_ints("observations", "violations"),
+                              identity=("sla",)),
+    # One per accepted role item (SSP-4 division of duties), derived from its `item`.
+    "role": FactType(attrs=("process", "role", "person", "item"), derived=False,
+                     derived_from=("item",), identity=("role", "person")),
     # Findings: raised by rules, reported with the rule id and the evidence they rest on.
     # `message` is a template: {alias.attribute} is replaced by a matched fact's value;
     # `severity` (low|medium|high|critical) is the rule's default rating of it.
@@ -110,12 +154,6 @@ FACT_TYPES: dict[str, FactType] = {
                         identity=("finding",)),
 }
 
-# Attributes whose values are whole numbers (never names) in every fact type.
-INT_ATTRS = ("rank", "min_rank", "level", "mandatory", "dated", "days_left")
-# Attributes whose values are names, never numbers.
-NAME_ATTRS = ("capability", "metric_type", "process", "profile", "item", "role", "person",
-              "finding", "message", "bounds", "frequency", "better", "kind", "sla", "metric",
-              "severity", "review")
 # How bad a finding is, least first; a finding rule names one (default: DEFAULT_SEVERITY).
 SEVERITIES = ("low", "medium", "high", "critical")
 DEFAULT_SEVERITY = "medium"
@@ -196,18 +234,37 @@ class Rulebook:
 
     files: tuple[RuleFile, ...]
 
-    @property
+    @functools.cached_property
     def rules(self) -> tuple[Rule, ...]:
         """All rules, file by file, in file order."""
         return tuple(rule for f in self.files for rule in f.rules)
 
+    @functools.cached_property
+    def _by_id(self) -> dict[str, Rule]:
+        return {r.id: r for r in self.rules}
+
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id. Raises KeyError."""
-        return {r.id: r for r in self.rules}[rule_id]
+        return self._by_id[rule_id]
+
+    @functools.cached_property
+    def _using(self) -> dict[str, tuple[Rule, ...]]:
+        return {t: tuple(r for r in self.rules if any(c.fact == t for c in r.when))
+                for t in FACT_TYPES}
 
     def using(self, fact: str) -> tuple[Rule, ...]:
-        """Rules with a condition on `fact`."""
-        return tuple(r for r in self.rules if any(c.fact == fact for c in r.when))
+        """Rules with a condition on `fact`, in rule order."""
+        return self._using.get(fact, ())
+
+    @functools.cached_property
+    def consumed(self) -> frozenset[str]:
+        """Fact types some rule has a condition on (the engine asserts only these)."""
+        return frozenset(c.fact for r in self.rules for c in r.when)
+
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        """Each rule's position in the rulebook, by id."""
+        return {r.id: n for n, r in enumerate(self.rules)}
 
     def deriving(self, fact: str, **attrs: Any) -> tuple[Rule, ...]:
         """Rules whose `then` derives `fact` with these attribute values."""
@@ -329,7 +386,9 @@ def _rule(raw: Any, path: Path, catalogue: Catalogue) -> Rule:
             attrs[key] = tuple(value)
         elif key in ftype.attrs and key not in ("process", "rank"):
             if isinstance(value, Node) and set(value) == {"ref"}:
-                attrs[key] = _ref(value["ref"], conditions, fail)
+                ref = _ref(value["ref"], conditions, fail)
+                _same_kind(then_fact, key, ref, conditions, fail)
+                attrs[key] = ref
             else:
                 attrs[key] = _literal(then_fact, key, value, lambda m: fail("then", m), catalogue)
             if key == "message":
@@ -340,13 +399,25 @@ def _rule(raw: Any, path: Path, catalogue: Catalogue) -> Rule:
                        f"{did_you_mean(key, allowed)}")
     if then_fact == "finding" and not {"finding", "message"} <= set(attrs):
         raise fail("then", "a finding needs 'finding' (its kind) and 'message' (a template)")
+    if then_fact == "finding" and isinstance(attrs.get("severity"), Ref):
+        raise fail("then", f"severity is a rating the rule gives ({', '.join(SEVERITIES)}), "
+                   "not a value taken from a fact")
     if then_fact == "finding" and "severity" in attrs and attrs["severity"] not in SEVERITIES:
         raise fail("then", f"severity {attrs['severity']!r} must be one of "
                    f"{', '.join(SEVERITIES)}{did_you_mean(str(attrs['severity']), SEVERITIES)}")
+    if then_fact == "finding":   # a rule file written before severities rates them medium
+        attrs.setdefault("severity", DEFAULT_SEVERITY)
     if then_fact == "capability":
         if "capability" not in attrs:
             raise fail("then", "a derived capability needs 'capability'")
+        if isinstance(attrs["capability"], Ref):
+            raise fail("then", "a derived capability names its capability (not a ref)")
         attrs["rank"] = catalogue.capability(attrs["capability"]).rank
+    # A derived fact has every attribute of its type: a missing one would match no test,
+    # and a ref taken from it makes the engine fail.
+    unset = [a for a in ftype.attrs if a not in ("process", "rank") and a not in attrs]
+    if unset:
+        raise fail("then", f"a derived {then_fact} fact needs {', '.join(repr(a) for a in unset)}")
     return Rule(
         id=rule_id,
         title=raw["title"].strip(),
@@ -361,27 +432,37 @@ def _rule(raw: Any, path: Path, catalogue: Catalogue) -> Rule:
 
 def _literal(fact: str, attr: str, value: Any, fail: Any,
              catalogue: Catalogue) -> str | int | float:
-    """Validate and normalize a literal attribute value (names to canonical spelling)."""
-    if (isinstance(value, float) and math.isfinite(value)
-            and attr not in NAME_ATTRS + INT_ATTRS):
+    """Validate and normalize a literal attribute value (names to canonical spelling).
+
+    The value must have the attribute's kind (FactType.kinds): text for a name, a whole
+    number for an int, a number for a number (kept as a float, as facts carry it);
+    numbers within +-2**53.
+    """
+    kind = FACT_TYPES[fact].kind(attr)
+    if kind == NAME:
+        if not isinstance(value, str):
+            hint = f" (write it in quotes: '{value}')" if isinstance(value, (int, float)) else ""
+            raise fail(f"'{attr}' must be a name (text), not {value!r}{hint}")
+        try:
+            if attr == "capability":
+                return catalogue.capability(value).name
+            if attr == "metric_type":
+                return catalogue.metric_type(value).name
+            if attr == "process":
+                catalogue.process(value)
+        except KeyError:
+            choices = (catalogue.capability_choices() if attr == "capability"
+                       else catalogue.metric_type_choices() if attr == "metric_type"
+                       else list(catalogue.process_ids))
+            raise fail(f"unknown {attr} {value!r}{did_you_mean(value, choices)}") from None
         return value
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise fail(f"'{attr}' must be a name or a number, not {value!r}")
-    try:
-        if attr == "capability":
-            return catalogue.capability(str(value)).name
-        if attr == "metric_type":
-            return catalogue.metric_type(str(value)).name
-        if attr == "process":
-            catalogue.process(str(value))
-    except KeyError:
-        choices = (catalogue.capability_choices() if attr == "capability"
-                   else catalogue.metric_type_choices() if attr == "metric_type"
-                   else list(catalogue.process_ids))
-        raise fail(f"unknown {attr} {value!r}{did_you_mean(str(value), choices)}") from None
-    if attr in INT_ATTRS and not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise fail(f"'{attr}' must be a {'whole ' if kind == INT else ''}number, not {value!r}")
+    if kind == INT and not isinstance(value, int):
         raise fail(f"'{attr}' must be a whole number, not {value!r}")
-    return value
+    if not math.isfinite(value) or abs(value) > MAX_NUMBER:
+        raise fail(f"'{attr}': {value!r} is outside the numbers rules may use (+-2**53)")
+    return float(value) if kind == NUMBER else value   # facts carry numbers as floats
 
 
 def _condition(raw: Any, earlier: list[Condition], fail: Any, catalogue: Catalogue) -> Condition:
@@ -408,7 +489,9 @@ def _condition(raw: Any, earlier: list[Condition], fail: Any, catalogue: Catalog
             raise fail("when", "conditions are always about the rule's process; "
                        "do not test 'process'")
         if isinstance(spec, Node) and set(spec) == {"ref"}:  # `attr: {ref: a.b}`: a join
-            tests.append(Test(attr, "eq", _ref(spec["ref"], earlier, fail)))
+            ref = _ref(spec["ref"], earlier, fail)
+            _same_kind(fact, attr, ref, earlier, fail)
+            tests.append(Test(attr, "eq", ref))
         elif isinstance(spec, Node):
             if len(spec) != 1:
                 raise fail("when", f"'{attr}' takes one comparison, e.g. {{gte: 3}}")
@@ -417,7 +500,9 @@ def _condition(raw: Any, earlier: list[Condition], fail: Any, catalogue: Catalog
                 raise fail("when", f"unknown operator '{op}'{did_you_mean(str(op), OPERATORS)}; "
                            f"known: {', '.join(OPERATORS)}")
             if isinstance(operand, Node) and set(operand) == {"ref"}:
-                value: str | int | float | Ref = _ref(operand["ref"], earlier, fail)
+                ref = _ref(operand["ref"], earlier, fail)
+                _same_kind(fact, attr, ref, earlier, fail)
+                value: str | int | float | Ref = ref
             else:
                 value = _literal(fact, attr, operand, lambda m: fail("when", m), catalogue)
             tests.append(Test(attr, op, value))
@@ -427,19 +512,58 @@ def _condition(raw: Any, earlier: list[Condition], fail: Any, catalogue: Catalog
     return Condition(alias, fact, tuple(tests))
 
 
-def _ref(text: Any, earlier: list[Condition], fail: Any) -> Ref:
+def _ref(text: Any, earlier: list[Condition], fail: Any, template: bool = False) -> Ref:
+    """`alias.attribute` of an earlier condition. Outside message templates the attribute
+    must be one every fact of that type has (the engine fails on a ref to a missing one)."""
     if not isinstance(text, str) or text.count(".") != 1:
         raise fail("when", f"ref {text!r} must be 'alias.attribute' of an earlier condition")
     alias, attr = text.split(".")
     match = [c for c in earlier if c.alias == alias]
     if not match:
         raise fail("when", f"ref {text!r} names no earlier condition")
-    if attr not in FACT_TYPES[match[0].fact].attrs:
+    ftype = FACT_TYPES[match[0].fact]
+    if attr not in ftype.attrs:
         raise fail("when", f"ref {text!r}: a {match[0].fact} fact has no '{attr}'")
+    if attr in ftype.optional and not template:
+        raise fail("when", f"ref {text!r}: '{attr}' may be absent from a {match[0].fact} fact, "
+                   "so it cannot be compared or copied; test it with a literal instead")
     return Ref(alias, attr)
+
+
+def _same_kind(fact: str, attr: str, ref: Ref, earlier: list[Condition], fail: Any) -> None:
+    """A ref joins or copies values of one kind only: text with text, whole numbers with
+    whole numbers, numbers with numbers."""
+    source = next(c.fact for c in earlier if c.alias == ref.alias)
+    mine, theirs = FACT_TYPES[fact].kind(attr), FACT_TYPES[source].kind(ref.attr)
+    if mine != theirs:
+        # the engine joins a whole number with a number (1 with 1.0) as different values
+        raise fail("when", f"'{attr}' ({mine}) cannot take ref '{ref.alias}.{ref.attr}' "
+                   f"({theirs}): a ref joins or copies values of the same kind only")
 
 
 def _check_template(text: str, conditions: list[Condition], fail: Any) -> None:
     """Every `{alias.attribute}` of a message template must name a condition's attribute."""
     for field_text in TEMPLATE_FIELD.findall(text):
-        _ref(field_text, conditions, lambda _key, message: fail("then", f"message: {message}"))
+        _ref(field_text, conditions, lambda _key, message: fail("then", f"message: {message}"),
+             template=True)
+
+
+def derived_fact(rule: Rule, process: str, matched: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The fact `rule` derives for `process` from the facts it matched (alias -> fact).
+
+    The one definition of what a firing derives, for the engine and for every
+    explanation: `then` literals as written, refs copied from the matched facts,
+    lists as tuples. A derived fact is its values: its `id` is the type, the process
+    and every attribute value, so firings that derive equal facts derive one fact
+    (and a rule deriving what it matches cannot chain without end: every value comes
+    from a fact or a rule, so there are finitely many derived facts).
+    """
+    derived: dict[str, Any] = {"t": rule.then_fact, "process": process}
+    for key, value in rule.then_attrs:
+        if isinstance(value, Ref):
+            value = matched[value.alias].get(value.attr)
+        derived[key] = value
+    ftype = FACT_TYPES[rule.then_fact]
+    fact_id = ":".join([rule.then_fact, process,
+                        *(str(derived.get(a)) for a in ftype.attrs if a != "process")])
+    return {"id": fact_id, **derived}

@@ -16,7 +16,7 @@ from .assessment import assess
 from .catalogue import Catalogue, load_catalogue
 from .errors import EvidenceError, ProfileError
 from .evidence import ORG_ID, EvidenceItem, load_bundle
-from .gap import PLACEHOLDER, evidence_item_lines
+from .gap import PLACEHOLDER, additions, new_item_lines
 from .profiles import Profile
 from .report import to_document
 from .rules import Rulebook
@@ -145,9 +145,8 @@ def skeleton(profile: Profile, level: int, rulebook: Rulebook, org_id: str, org_
                      f"evidence: {', '.join(gap['missing'])}")
         if gap.get("rationale"):
             lines.append(f"  # why: {gap['rationale']}")
-        for label in gap["missing"]:
-            lines.extend(evidence_item_lines(process.id, process.name, label, ids, paths,
-                                             catalogue))
+        for item in additions(gap):
+            lines.extend(new_item_lines(process.id, process.name, item, ids, paths, catalogue))
     if not target["gaps"]:
         lines.append("  []")
     return "\n".join(lines) + "\n"

@@ -20,8 +20,8 @@ from ism3rules.batch import BundleOutcome, discover, report_names, run_batch
 from ism3rules.formats.batch_formats import BATCH_FORMATS
 
 # Processes and metric types chosen so the bundles reach different levels.
-SMALL_BUSINESS_CORE = ["OSP-3", "OSP-4", "OSP-5", "OSP-10", "OSP-11", "OSP-12", "OSP-17",
-                       "OSP-24", "TSP-1", "SSP-1"]
+SMALL_BUSINESS_CORE = ["OSP-3", "OSP-4", "OSP-5", "OSP-10", "OSP-11", "OSP-12", "OSP-16",
+                       "OSP-17", "OSP-24", "TSP-1", "SSP-1"]
 TYPES = ["activity", "scope", "unavailability", "effectiveness", "load", "quality", "efficiency"]
 
 
@@ -130,10 +130,15 @@ def test_table_lists_levels_then_failures(fleet: Path) -> None:
     (fleet / "zulu" / "bundle.yaml").write_text("schema: ism3-evidence/2\n")
     out = invoke(["batch", str(fleet), "-j", "1"], code=2)
     lines = out.splitlines()
-    assert lines[0].split() == ["bundle", "organization", "cloud-saas", "ism3-derived",
-                                "small-business"]
-    assert [line.split()[1] for line in lines[2:7]] == ["alpha", "bravo", "charlie", "delta",
-                                                        "echo"]
+    dashes = next(i for i, line in enumerate(lines) if line.startswith("---"))
+    # each profile headed with its source; a narrow column wraps its header
+    header = [" ".join(line.split()) for line in lines[:dashes]]
+    assert header[0].split()[:2] == ["bundle", "organization"]
+    for pid in ("cloud-saas", "ism3-derived", "small-business"):
+        assert pid in header[0]
+    assert " ".join(header).count("(derived)") == 3
+    assert [line.split()[1] for line in lines[dashes + 1:dashes + 6]] == [
+        "alpha", "bravo", "charlie", "delta", "echo"]
     assert "Failed" in lines
     assert "zulu" in out and "this tool reads 'ism3-evidence/1'" in out
     assert lines[-1] == "6 bundles: 5 evaluated, 1 failed"
@@ -146,7 +151,8 @@ def test_all_good_is_exit_0_and_csv_has_a_row_per_bundle(fleet: Path, tmp_path: 
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
     assert [r["organization_id"] for r in rows] == ["alpha", "bravo", "charlie", "delta", "echo"]
     assert set(rows[0]) == {"path", "status", "organization_id", "organization_name",
-                            "small-business", "report", "error"}
+                            "small-business", "report", "error", "small-business source"}
+    assert {r["small-business source"] for r in rows} == {"derived"}
     for row in rows:
         doc = json.loads(evaluate_json(Path(row["path"]), "-p", "small-business"))
         assert int(row["small-business"]) == doc["profiles"][0]["achieved_level"]

@@ -61,7 +61,7 @@ def test_json_carries_the_whole_review() -> None:
     assert {f["id"]: f["status"] for f in doc["findings"]} == {
         "SLA-BREACHED/OSP-10/af70ed7601": "risk-accepted",
         "DOD-OWNER-AUDITOR/OSP-11/71d5f8bead": "open",
-        "EVD-EXPIRED/OSP-17/b83a2f51cc": "closed"}
+        "EVD-EXPIRED/OSP-17/21fc965562": "closed"}
     import hashlib
 
     assert review["sha256"] == hashlib.sha256(REVIEW.read_bytes()).hexdigest()
@@ -118,14 +118,14 @@ def test_the_deliverable_order_and_without_a_review_the_assessment(fmt: str) -> 
 
 
 def test_human_formats_render_every_section_of_the_document() -> None:
-    doc = evaluate_bundle(ROOT / "evidence" / "northwind")
+    doc = evaluate_bundle(ROOT / "evidence" / "harbor-clinic")
     for fmt in ("markdown", "html"):
         out = FORMATS[fmt](doc)
         assert "Service levels" in out and "Metric specifications" in out
         # coverage as a percentage; JSON keeps the number
-        assert "26 of 27 periods (96.3%)" in out
-    entry = next(e for e in doc["evidence"] if e["id"] == "MET-OSP3-ACT")
-    assert entry["cadence"]["coverage"] == 0.962963
+        assert "2 of 6 periods (33.3%)" in out
+    entry = next(e for e in doc["evidence"] if e["id"] == "MET-OSP12-ACT")
+    assert entry["cadence"]["coverage"] == 0.333333
 
 
 def test_oscal_carries_findings_risks_responses_and_the_signoff() -> None:
@@ -147,7 +147,7 @@ def test_oscal_carries_findings_risks_responses_and_the_signoff() -> None:
         sla = risks["SLA-BREACHED/OSP-10/af70ed7601"]
         assert sla["status"] == "deviation-approved"
         assert sla["characterizations"][0]["origin"]["actors"][0]["type"] == "party"
-        expired = risks["EVD-EXPIRED/OSP-17/b83a2f51cc"]
+        expired = risks["EVD-EXPIRED/OSP-17/21fc965562"]
         assert expired["status"] == "closed"
         assert expired["remediations"][0]["lifecycle"] == "completed"
         linked = {rr["risk-uuid"] for f in result["findings"] for rr in f.get("related-risks", [])}

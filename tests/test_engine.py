@@ -84,3 +84,24 @@ def test_compiling_twice_reuses_the_registered_ruleset(tmp_path: Path) -> None:
     from ism3rules.engine import CompiledRulebook
 
     assert CompiledRulebook(book).name == CompiledRulebook(book).name
+
+
+def test_rulebooks_differing_only_in_aliases_or_then_do_not_share_a_ruleset(
+        tmp_path: Path) -> None:
+    """A ruleset is registered once per host, by name: the name must cover what the
+    actions record and derive, or a second rulebook runs the first one's actions."""
+    fact = {"id": "m", "t": "metric_report", "process": "P", "metric_type": "load", "item": "i",
+            "frequency": "none", "has_frequency": 0, "coverage": 1.0, "periods_expected": 0,
+            "periods_reported": 0, "outside_thresholds": 0, "outside_control_limits": 0}
+    seen = []
+    for name, alias, then in (("a", "x", "metric_type: load"), ("b", "y", "metric_type: load"),
+                              ("c", "y", "metric_type: scope")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "r.yaml").write_text(
+            "schema: ism3-rules/1\nid: r\ntitle: r\nrules:\n  - id: R-1\n    title: t\n"
+            "    section: s\n    rationale: r\n    when:\n"
+            f"      - {{fact: metric_report, as: {alias}}}\n"
+            f"    then: {{fact: metric, {then}}}\n")
+        firing = compile_rulebook(load_rulebook(tmp_path / name)).run([fact])[0]
+        seen.append((firing.matched, firing.derived_fact["metric_type"]))
+    assert seen == [((("x", "m"),), "load"), ((("y", "m"),), "load"), ((("y", "m"),), "scope")]

@@ -25,7 +25,7 @@ def test_explains_evidence_rules_next_capability_and_rejections() -> None:
     assert "Next capability: managed" in out and "Did not fire: CAP-MANAGED" in out
     assert "It lacks: effectiveness." in out
     assert "Rejected, would have counted: MET-OSP10-EFF: no observations." in out
-    assert "small-business level 2 (Measured essentials) requires managed: NOT met." in out
+    assert "small-business (derived) level 2 (Measured essentials) requires managed: NOT met." in out
     assert "cloud-saas" not in out
 
 

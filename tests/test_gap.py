@@ -29,6 +29,8 @@ DOC11 = {"id": "DOC-OSP11",
          "reason": f"hash mismatch (declared {'5e1f' * 16}, file has "
                    "0f8d2c25322110fb92b0b44c4810d56e8c7727f92c8379bff52996142cca32f6)"}
 EFF10 = {"id": "MET-OSP10-EFF", "reason": "no observations"}
+ACT12 = {"id": "MET-OSP12-ACT", "reason": "reported in 2 of 6 monthly periods: coverage "
+         "0.333333 <= 0.8 required by rule EVD-METRIC-CADENCE"}
 MANAGED = ["activity", "scope", "unavailability", "effectiveness"]
 
 
@@ -57,20 +59,26 @@ def test_small_business_gaps_for_every_level_above_the_achieved_one(harbor: dict
     small = _profile(harbor, "small-business")
     assert small["achieved_level"] == 1
     assert small["levels"][0]["gaps"] == []
-    # level 2, cumulative: OSP-3, 5, 10 (managed), 17, 11, 12, 24
+    # level 2, cumulative: OSP-3, 5, 10 (managed), 17, 11, 12, 24, 16
     assert _gaps(small["levels"][1]) == [
         ("OSP-10", "initial", "managed", ["effectiveness"], [EFF10]),
         ("OSP-11", "none", "initial", ["documentation"], [DOC11]),
         ("OSP-24", "none", "initial", ["documentation"], []),
+        ("OSP-16", "none", "initial", ["documentation"], []),
     ]
-    # level 3 raises OSP-3 to managed, OSP-5/OSP-10 to defined, OSP-11 to managed, adds
-    # TSP-11 and OSP-1; levels 1-2 still count (profile order of first mention)
+    # level 3 raises OSP-3, 11, 12, 17 to managed, OSP-5/OSP-10 to defined, adds OSP-7,
+    # OSP-15, TSP-11 and OSP-1; levels 1-2 still count (profile order of first mention)
     assert _gaps(small["levels"][2]) == [
         ("OSP-3", "initial", "managed", MANAGED, []),
         ("OSP-5", "managed", "defined", ["load"], []),
         ("OSP-10", "initial", "defined", ["effectiveness", "load"], [EFF10]),
+        ("OSP-17", "initial", "managed", MANAGED, []),
         ("OSP-11", "none", "managed", ["documentation", *MANAGED], [DOC11]),
+        ("OSP-12", "initial", "managed", MANAGED, [ACT12]),
         ("OSP-24", "none", "initial", ["documentation"], []),
+        ("OSP-16", "none", "initial", ["documentation"], []),
+        ("OSP-7", "none", "initial", ["documentation"], []),
+        ("OSP-15", "none", "initial", ["documentation"], []),
         ("TSP-11", "none", "initial", ["documentation"], []),
         ("OSP-1", "none", "initial", ["documentation"], []),
     ]
@@ -96,19 +104,20 @@ def test_gap_lists_always_agree_with_the_achieved_level(bundle: Path) -> None:
 def test_default_plan_is_the_next_level_cheapest_first(harbor: dict) -> None:
     result = plan(harbor, "small-business")
     assert result["target"] == {"level": 2, "name": "Measured essentials", "met": False}
-    # every step costs one item; ties in catalogue order (OSP-11 comes before OSP-10)
+    # every step costs one item; ties in catalogue order (OSP-16 and OSP-11 before OSP-10)
     assert [(s["process"], s["from"], s["to"], s["cost"]) for s in result["steps"]] == [
-        ("OSP-11", "none", "initial", 1), ("OSP-10", "initial", "managed", 1),
-        ("OSP-24", "none", "initial", 1)]
-    assert result["evidence_to_add"] == 3
+        ("OSP-16", "none", "initial", 1), ("OSP-11", "none", "initial", 1),
+        ("OSP-10", "initial", "managed", 1), ("OSP-24", "none", "initial", 1)]
+    assert result["evidence_to_add"] == 4
 
 
 def test_plan_to_level_3_orders_by_missing_items(harbor: dict) -> None:
     result = plan(harbor, "small-business", 3)
     assert [(s["process"], s["cost"]) for s in result["steps"]] == [
-        ("TSP-11", 1), ("OSP-1", 1), ("OSP-5", 1), ("OSP-24", 1),   # catalogue order
-        ("OSP-10", 2), ("OSP-3", 4), ("OSP-11", 5)]
-    assert result["evidence_to_add"] == 15
+        ("TSP-11", 1), ("OSP-1", 1), ("OSP-5", 1), ("OSP-7", 1), ("OSP-16", 1),  # catalogue
+        ("OSP-15", 1), ("OSP-24", 1), ("OSP-10", 2), ("OSP-3", 4), ("OSP-17", 4),  # order
+        ("OSP-12", 4), ("OSP-11", 5)]
+    assert result["evidence_to_add"] == 26
 
 
 def test_plan_for_a_met_level_is_empty(harbor: dict) -> None:
@@ -130,7 +139,8 @@ def test_snippet_is_valid_evidence_that_reaches_the_target(harbor: dict, tmp_pat
     result = plan(harbor, "small-business", 3)
     items = yaml.safe_load("evidence:\n" + result["snippet"])["evidence"]
     # ids never collide with the bundle's: DOC-OSP11 exists (rejected), so DOC-OSP11-2
-    assert [i["id"] for i in items][:3] == ["DOC-TSP11", "DOC-OSP1", "MET-OSP5-LOAD"]
+    assert [i["id"] for i in items][:4] == ["DOC-TSP11", "DOC-OSP1", "MET-OSP5-LOAD",
+                                            "DOC-OSP7"]
     assert "DOC-OSP11-2" in [i["id"] for i in items]
     assert len(items) == result["evidence_to_add"]
     root = tmp_path / "harbor"
@@ -140,14 +150,14 @@ def test_snippet_is_valid_evidence_that_reaches_the_target(harbor: dict, tmp_pat
     _fill(root, items, "2026-05-01")
     after = evaluate_bundle(root, ["small-business"])
     assert after["profiles"][0]["achieved_level"] == 3
-    assert len(after["evidence"]) == 19 + 15   # harbor has 19 items since issue 3
+    assert len(after["evidence"]) == 19 + 26   # harbor has 19 items since issue 3
 
 
 def test_compare_matrix_and_shared_fixes(harbor: dict) -> None:
     result = compare(harbor)
     assert [(p["id"], p["achieved_level"], p["next_level"], p["gaps"])
             for p in result["profiles"]] == [
-        ("cloud-saas", 0, 1, 3), ("ism3-derived", 0, 1, 1), ("small-business", 1, 2, 3)]
+        ("cloud-saas", 0, 1, 3), ("ism3-derived", 0, 1, 1), ("small-business", 1, 2, 4)]
     rows = {r["process"]: (r["capability"], r["required"], r["status"])
             for r in result["processes"]}
     assert list(rows) == ["OSP-3", "OSP-4", "OSP-5", "OSP-16", "OSP-17", "OSP-11", "OSP-12",
@@ -161,8 +171,8 @@ def test_compare_matrix_and_shared_fixes(harbor: dict) -> None:
     fixes = [(f["process"], f["to"], f["closes"], f["advances"]) for f in result["shared_fixes"]]
     assert fixes == [
         ("OSP-11", "initial", ["cloud-saas", "ism3-derived", "small-business"], ["ism3-derived"]),
+        ("OSP-16", "initial", ["cloud-saas", "small-business"], []),
         ("OSP-4", "initial", ["cloud-saas"], []),
-        ("OSP-16", "initial", ["cloud-saas"], []),
         ("OSP-10", "managed", ["small-business"], []),
         ("OSP-24", "initial", ["small-business"], []),
     ]
@@ -190,7 +200,7 @@ def test_a_higher_fix_closes_lower_requirements_too(tmp_path: Path) -> None:
 def test_gap_command_table_and_json() -> None:
     out = invoke(["gap", str(HARBOR), "-p", "small-business"]).output
     assert "Target: level 2 (Measured essentials)" in out
-    assert "3 process(es) to raise, 3 evidence item(s) to add, cheapest first" in out
+    assert "4 process(es) to raise, 4 evidence item(s) to add, cheapest first" in out
     assert "  - id: MET-OSP10-EFFECTIVENESS" in out
     doc = json.loads(invoke(["gap", str(HARBOR), "-p", "small-business", "--level", "3",
                              "-f", "json"]).output)

@@ -215,7 +215,7 @@ def test_trend(history_db: str, tmp_path: Path) -> None:
     csv_out = run(["history", "trend", "northwind", "-f", "csv", "-p", "small-business",
                    "--db", history_db], 0).output.splitlines()
     assert csv_out[0].startswith("as_of,run,small-business,none,initial,")
-    assert csv_out[3].startswith("2026-03-31,3,3,15,15,5,4,2,4,")
+    assert csv_out[3].startswith("2026-03-31,3,3,13,17,5,4,2,4,")
 
 
 def test_trend_marks_changed_criteria(history_db: str, tmp_path: Path) -> None:

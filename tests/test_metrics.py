@@ -15,26 +15,59 @@ from conftest import ROOT, doc_item, write_bundle
 from ism3rules.assessment import assess
 from ism3rules.errors import RuleError
 from ism3rules.evidence import load_bundle
-from ism3rules.metrics import bucket, expected_buckets
+from ism3rules.metrics import Periods, cadence, control_limits
 from ism3rules.rules import load_rulebook
 
 
-@pytest.mark.parametrize("frequency, start, end, expected", [
-    ("daily", date(2026, 2, 1), date(2026, 2, 28), 28),
-    # ISO week 1 of 2026 runs from Monday 2025-12-29: both ends are partial weeks
-    ("weekly", date(2025, 12, 31), date(2026, 1, 5), 2),
-    ("weekly", date(2026, 1, 5), date(2026, 7, 5), 26),
-    ("monthly", date(2026, 1, 31), date(2026, 3, 1), 3),
-    ("quarterly", date(2025, 12, 31), date(2026, 4, 1), 3),
-    ("yearly", date(2025, 7, 1), date(2026, 6, 30), 2),
+@pytest.mark.parametrize("frequency, start, last, days, expected, reported", [
+    # (docs/metrics.md) periods run from the start; a period is expected once it has ended
+    ("yearly", date(2025, 7, 1), date(2026, 6, 30), [date(2026, 6, 15)], 1, 1),
+    ("yearly", date(2025, 7, 1), date(2026, 6, 29), [], 0, 0),           # still running
+    ("yearly", date(2025, 7, 1), date(2026, 6, 29), [date(2026, 1, 1)], 1, 1),  # in favour
+    ("quarterly", date(2026, 1, 1), date(2026, 4, 10), [date(2026, 3, 31)], 1, 1),
+    ("monthly", date(2026, 1, 15), date(2026, 4, 14),
+     [date(2026, 1, 28), date(2026, 2, 28), date(2026, 3, 28)], 3, 3),
+    ("weekly", date(2026, 1, 7), date(2026, 1, 20), [date(2026, 1, 9), date(2026, 1, 16)], 2, 2),
+    ("daily", date(2026, 2, 1), date(2026, 2, 28), [date(2026, 2, 1)], 28, 1),
+    # a month cut short by the period's end (June 1-15) is not expected without a report
+    ("monthly", date(2026, 1, 1), date(2026, 6, 15), [date(2026, 1, 2)], 5, 1),
 ])
-def test_reporting_periods_overlapping_a_window(frequency: str, start: date, end: date,
-                                                expected: int) -> None:
-    assert len(expected_buckets(frequency, start, end)) == expected
+def test_reporting_periods(frequency: str, start: date, last: date, days: list[date],
+                           expected: int, reported: int) -> None:
+    counted = cadence(frequency, start, last, days)
+    assert (counted.expected, counted.reported) == (expected, reported)
 
 
-def test_iso_weeks_cross_the_year_boundary() -> None:
-    assert bucket("weekly", date(2025, 12, 29)) == bucket("weekly", date(2026, 1, 4)) == (2026, 1)
+def test_months_keep_the_starting_day_or_the_months_last() -> None:
+    periods = Periods("monthly", date(2026, 1, 31))
+    assert [periods.first_day(n) for n in range(4)] == [
+        date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31), date(2026, 4, 30)]
+    assert periods.last_day(0) == date(2026, 2, 27)
+    assert [periods.number(d) for d in (date(2026, 2, 27), date(2026, 2, 28),
+                                        date(2026, 3, 30), date(2026, 3, 31))] == [0, 1, 1, 2]
+
+
+@pytest.mark.parametrize("frequency, expected", [
+    ("daily", 3652058), ("weekly", 521722), ("monthly", 119987), ("quarterly", 39995),
+    ("yearly", 9998)])
+def test_periods_over_the_whole_calendar_are_counted_not_walked(frequency: str,
+                                                                expected: int) -> None:
+    """0001-01-01..9999-12-30: arithmetic on dates, and no day past 9999-12-31 is made."""
+    counted = cadence(frequency, date(1, 1, 1), date(9999, 12, 30), [date(2026, 3, 1)])
+    assert (counted.expected, counted.reported) == (expected, 1)
+    last = cadence(frequency, date(9999, 1, 1), date.max, [date.max])
+    assert last.reported == 1 and last.expected >= 1
+
+
+def test_a_period_ending_on_the_last_day_of_the_calendar(tmp_path: Path) -> None:
+    items = [{"id": f"M-{f}", "process": "OSP-3", "kind": "metric", "metric_type": "activity",
+              "specification": {"frequency": f},
+              "observations": [{"date": "9999-12-31", "value": 1}]}
+             for f in ("daily", "weekly", "monthly", "quarterly", "yearly")]
+    bundle = write_bundle(tmp_path / "b", items, period=("0001-01-01", "9999-12-31"))
+    result = assess(load_bundle(bundle), [], load_rulebook())
+    yearly = next(m for m in result.metrics if m.item == "M-yearly")
+    assert (yearly.periods_expected, yearly.periods_reported) == (9999, 1)
 
 
 def _weekly_bundle(root: Path, count: int, value: float = 1.0, upper: float | None = None) -> Path:
@@ -68,7 +101,7 @@ def test_the_cadence_bar_lives_in_the_rule_file(tmp_path: Path) -> None:
     assert _osp3(bundle) == "initial"
     rules = _rules_copy(tmp_path)
     path = rules / "evidence.yaml"
-    path.write_text(path.read_text().replace("coverage: {gte: 0.8}", "coverage: {gte: 0.75}"))
+    path.write_text(path.read_text().replace("coverage: {gt: 0.8}", "coverage: {gte: 0.75}"))
     assert _osp3(bundle, rules) == "managed"
 
 
@@ -78,8 +111,8 @@ def test_a_rule_option_makes_anomalies_lower_capability(tmp_path: Path) -> None:
     rules = _rules_copy(tmp_path)
     path = rules / "evidence.yaml"
     path.write_text(path.read_text().replace(
-        "has_frequency: 1, coverage: {gte: 0.8}}",
-        "has_frequency: 1, coverage: {gte: 0.8}, outside_thresholds: 0}"))
+        "has_frequency: 1, coverage: {gt: 0.8}}",
+        "has_frequency: 1, coverage: {gt: 0.8}, outside_thresholds: 0}"))
     result = assess(load_bundle(bundle), [], load_rulebook(rules))
     assert next(p.capability for p in result.processes if p.id == "OSP-3") == "initial"
     reasons = {i.id: i.reason for i in result.evidence if not i.accepted}
@@ -127,7 +160,9 @@ def test_cli_as_of_and_findings_in_both_formats(tmp_path: Path) -> None:
     runner = CliRunner()
     table = runner.invoke(main, ["evaluate", bundle, "--as-of", "2026-02-01"])
     assert table.exit_code == 0, table.output
-    assert "not yet in force at 2026-02-01 (dated 2026-03-01)" in table.output
+    assert ("in force from 2026-03-01, expires 2027-02-28 (assessed at 2026-02-01): "
+            "days_in_force -28 < 0 required by rule EVD-DOCUMENT-IN-FORCE") in \
+        " ".join(table.output.split())
     # wide enough that the findings table does not wrap its messages
     table = runner.invoke(main, ["evaluate", bundle, "-p", "small-business"],
                           env={"COLUMNS": "200"})
@@ -171,3 +206,64 @@ def test_several_items_of_one_type_make_one_metric_fact(tmp_path: Path) -> None:
     per_rule = {r: sum(f.rule_id == r for f in firings) for r in
                 ("EVD-METRIC-REPORTED", "CAP-MANAGED", "CAP-OPTIMIZED")}
     assert per_rule == {"EVD-METRIC-REPORTED": 21, "CAP-MANAGED": 1, "CAP-OPTIMIZED": 1}
+
+
+def test_xmr_limits_flag_one_far_outlier_among_nine_stable_points() -> None:
+    """The chart for individual values: sigma-hat from the mean moving range / 1.128."""
+    values = [10.0] * 9 + [100.0]
+    chart = control_limits(values)
+    assert chart is not None
+    mean, sigma, lower, upper = chart
+    assert mean == 19.0 and sigma == pytest.approx(10 / 1.128)
+    assert upper == pytest.approx(19 + 3 * 10 / 1.128) and upper < 100
+    # with the sample standard deviation no point of ten can lie beyond 3 sigma
+    import statistics
+    assert max(values) < statistics.fmean(values) + 3 * statistics.stdev(values)
+
+
+@pytest.mark.parametrize("values, lower", [
+    ([0.0, 10.0] * 4, 0.0),                    # counts: never a negative lower limit
+    ([5.0, 5.5, 4.5, 5.0, 5.2, 4.8], None),    # a lower limit above zero is kept
+    ([-5.0, 5.0] * 4, -26.595745),             # values below zero: no floor
+])
+def test_xmr_lower_limit_is_floored_at_zero_only_for_non_negative_values(
+        values: list[float], lower: float | None) -> None:
+    chart = control_limits(values)
+    assert chart is not None
+    if lower is None:
+        assert chart[2] > 0
+    else:
+        assert chart[2] == pytest.approx(lower)
+
+
+def test_no_variation_or_one_value_has_no_band() -> None:
+    assert control_limits([3.0] * 12) is None
+    assert control_limits([3.0]) is None
+    assert control_limits([1e308, -1e308, 1e308]) is None    # nothing finite to draw
+
+
+def _series_bundle(root: Path, count: int) -> Path:
+    values = [10.0] * (count - 1) + [100.0]
+    item = {"id": "ACT", "process": "OSP-3", "kind": "metric", "metric_type": "activity",
+            "observations": [{"date": f"2026-01-{1 + n:02d}", "value": v}
+                             for n, v in enumerate(values)]}
+    return write_bundle(root, [item])
+
+
+@pytest.mark.parametrize("count, shown", [(7, False), (8, True), (10, True)])
+def test_a_control_band_is_shown_from_the_rules_minimum_sample_count(
+        tmp_path: Path, count: int, shown: bool) -> None:
+    result = assess(load_bundle(_series_bundle(tmp_path / "b", count)), [], load_rulebook())
+    metric = result.metrics[0]
+    assert (metric.bounds == "control") is shown
+    assert (metric.anomalies == 1) is shown
+
+
+def test_the_minimum_sample_count_is_read_off_the_rules(tmp_path: Path) -> None:
+    bundle = _series_bundle(tmp_path / "b", 5)
+    assert assess(load_bundle(bundle), [], load_rulebook()).metrics[0].bounds is None
+    rules = _rules_copy(tmp_path)
+    path = rules / "monitoring.yaml"
+    path.write_text(path.read_text().replace("samples: {gte: 8}", "samples: {gte: 5}"))
+    metric = assess(load_bundle(bundle), [], load_rulebook(rules)).metrics[0]
+    assert (metric.bounds, metric.lower, metric.anomalies) == ("control", 0.0, 1)

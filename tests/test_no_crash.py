@@ -147,9 +147,6 @@ def test_dates_at_the_ends_of_the_calendar_are_honest_results(tmp_path: Path) ->
     assert as_of.exit_code == 0, as_of.output
 
 
-@pytest.mark.xfail(strict=True, reason="the day-by-day cadence loop in metrics.py steps past "
-                   "9999-12-31; issue 10 makes period arithmetic closed-form (remove this mark "
-                   "when it lands)")
 def test_a_period_ending_9999_12_31_with_a_reporting_frequency(tmp_path: Path) -> None:
     root = _manifest(tmp_path, HEAD + "assessment: {period: {start: 9999-01-01, end: 9999-12-31}}\n"
                      "evidence:\n" + METRIC + "observations: [{date: 9999-12-31, value: 1}], "

@@ -292,6 +292,7 @@ def test_the_gap_snippet_cannot_be_broken_out_of(tmp_path: Path) -> None:
     document = {"evidence": [{"id": evil, "path": f"p{FORGED}"}]}
     step = {"process": "OSP-3", "name": f"n{FORGED}", "from": "none", "to": "initial",
             "rationale": "r\r\n- id: ALSO\u0085x", "excludable": True, "missing": ["documentation"],
+            "add": [{"kind": "documentation"}], "reachable": True,
             "not_counted": [{"id": evil, "reason": f"file missing ('{evil}')"}]}
     text = evidence_snippet(document, {"id": f"p{FORGED}"}, 1, "L\n- id: Z", [step],
                             load_catalogue())

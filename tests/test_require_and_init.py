@@ -70,9 +70,9 @@ def test_input_errors_stay_exit_2_with_targets(tmp_path: Path) -> None:
 def test_init_writes_a_valid_skeleton_that_validate_explains(tmp_path: Path) -> None:
     target = tmp_path / "acme"
     out = run(["init", str(target), "--profile", "small-business", "--level", "2"], 0).output
-    # by hand: level 2 needs OSP-3, 17, 11, 12, 24 initial (1 document each) and OSP-5,
-    # OSP-10 managed (a document and the four managed metric types each): 5 + 2 * 5 = 15
-    assert "with 15 placeholder item(s)" in out
+    # by hand: level 2 needs OSP-3, 17, 11, 12, 24, 16 initial (1 document each) and OSP-5,
+    # OSP-10 managed (a document and the four managed metric types each): 6 + 2 * 5 = 16
+    assert "with 16 placeholder item(s)" in out
     assert sorted(p.name for p in target.iterdir()) == ["bundle.schema.json", "bundle.yaml",
                                                         "docs", "metrics"]
     assert not any((target / "docs").iterdir()) and not any((target / "metrics").iterdir())
@@ -80,10 +80,10 @@ def test_init_writes_a_valid_skeleton_that_validate_explains(tmp_path: Path) -> 
     assert "# OSP-5 IT Managed Domain Patching: managed from level 2; evidence: documentation, " \
            "activity, scope, unavailability, effectiveness" in text
     checked = run(["validate", str(target)], 0).output
-    assert "15 evidence items: 0 accepted, 15 rejected" in checked
+    assert "16 evidence items: 0 accepted, 16 rejected" in checked
     assert "placeholder: file missing ('docs/osp-3-procedure.md')" in checked
     assert "placeholder: observations file missing ('metrics/osp-5-activity.csv')" in checked
-    assert "15 placeholder item(s) still to fill" in checked
+    assert "16 placeholder item(s) still to fill" in checked
     doc = evaluate_bundle(target, ["small-business"])
     assert doc["organization"]["id"] == "acme"
     assert doc["profiles"][0]["achieved_level"] == 0

@@ -153,7 +153,7 @@ def test_bundle_case(file_name: str, case: dict[str, Any], tmp_path: Path) -> No
     doc = to_document(result)
     expect = case["expect"]
     fired = {f.rule for f in result.findings}
-    fired |= {m.counted_by for m in result.metrics if m.counted_by}
+    fired |= {e["counted_by"] for e in doc["evidence"] if e.get("counted_by")}
     fired |= {r for p in result.processes for r in p.rules}
     assert sorted(fired & own) == expect["rules"]
     for process, capability in expect.get("capability", {}).items():

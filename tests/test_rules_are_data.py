@@ -84,3 +84,33 @@ def test_invalid_rule_files_fail_loudly(tmp_path: Path, old: str, new: str, matc
         raise AssertionError(f"{old!r} not found in the rule files")
     with pytest.raises(RuleError, match=match):
         load_rulebook(rules)
+
+
+@pytest.mark.parametrize("old, new, match", [
+    # a literal has its attribute's kind: text, whole number or number
+    ("has_frequency: 0}", "has_frequency: '0'}", r"'has_frequency' must be a whole number"),
+    ("role: operator}\n", "role: 5}\n", r"'role' must be a name \(text\), not 5"),
+    ("coverage: {gt: 0.8}", "coverage: {gt: 1.0e+300}", r"outside the numbers rules may use"),
+    # a ref joins values of one kind, never from an attribute that may be absent
+    ("rank: {gte: {ref: requirement.min_rank}}", "rank: {gte: {ref: requirement.profile}}",
+     r"'rank' \(int\) cannot take ref 'requirement.profile' \(name\)"),
+    ("{fact: observation, as: point, bounds: threshold, above: {gt: 0}}",
+     "{fact: observation, as: point, bounds: threshold, above: {gt: 0}}\n"
+     "      - {fact: target, as: goal, shortfall: {gt: {ref: point.upper}}}",
+     r"ref 'point.upper': 'upper' may be absent from a observation fact"),
+    # a derived fact has every attribute of its type
+    ("      metric_type: {ref: report.metric_type}\n\n  - id: EVD-METRIC-CADENCE",
+     "\n  - id: EVD-METRIC-CADENCE", r"a derived metric fact needs 'metric_type'"),
+])
+def test_rules_with_values_the_engine_would_misread_are_refused(
+        tmp_path: Path, old: str, new: str, match: str) -> None:
+    rules = _rules_copy(tmp_path)
+    for path in rules.glob("*.yaml"):
+        text = path.read_text()
+        if old in text:
+            path.write_text(text.replace(old, new, 1))
+            break
+    else:
+        raise AssertionError(f"{old!r} not found in the rule files")
+    with pytest.raises(RuleError, match=match):
+        load_rulebook(rules)

@@ -23,11 +23,12 @@ def test_northwind_is_mature() -> None:
     assert procs["OSP-23"]["capability"] == "managed"         # the four managed types
     assert procs["GP-2"]["capability"] == "initial"           # documentation only
     assert procs["OSP-20"]["capability"] == "none"            # its document is missing
-    # ism3-derived level 4 needs SSP-4 documented; northwind has only a stale SSP-4 metric
+    # ism3-derived level 4 needs SSP-4 documented (northwind has only a stale SSP-4
+    # metric) and OSP-9, security measures change control
     assert _levels(doc) == {"cloud-saas": 3, "ism3-derived": 3, "small-business": 3}
     derived = next(p for p in doc["profiles"] if p["id"] == "ism3-derived")
     gaps4 = {g["process"]: g for g in derived["levels"][3]["gaps"]}
-    assert set(gaps4) == {"SSP-4"}
+    assert set(gaps4) == {"OSP-9", "SSP-4"}
     assert gaps4["SSP-4"]["missing"] == ["documentation"]
     rejected = {e["id"]: e["reason"] for e in doc["evidence"] if e["status"] == "rejected"}
     assert set(rejected) == {"DOC-OSP20-DRAFT", "MET-SSP4-ACT"}
@@ -46,7 +47,7 @@ def test_harbor_clinic_is_early() -> None:
     small = next(p for p in doc["profiles"] if p["id"] == "small-business")
     assert [(g["process"], g["required"], g["actual"]) for g in small["levels"][1]["gaps"]] == [
         ("OSP-10", "managed", "initial"), ("OSP-11", "initial", "none"),
-        ("OSP-24", "initial", "none")]
+        ("OSP-24", "initial", "none"), ("OSP-16", "initial", "none")]
 
 
 def test_every_item_is_reported_exactly_once() -> None:
@@ -70,8 +71,8 @@ def test_samples_report_cadence_bands_targets_service_levels_and_findings() -> N
         ("MON-ABOVE-THRESHOLD", "OSP-10", ("MET-OSP10-UNA",)),
         # ... and a target of 2 hours, lower being better: the latest week had 2.01
         ("MON-TARGET-MISSED", "OSP-10", ("MET-OSP10-UNA",)),
-        # OSP-12's load has no thresholds: 98.5 on 2026-04-12 lies above mean + 3 sigma
-        # (71.1742 + 3 * 6.7952 = 91.5598, 26 observations)
+        # OSP-12's load has no thresholds: 98.5 on 2026-04-12 lies above the XmR limit
+        # (mean 71.1742 + 3 * 5.8149 = 88.6189; sigma-hat = mean moving range / 1.128)
         ("MON-ABOVE-CONTROL", "OSP-12", ("MET-OSP12-LOA",)),
         # harbor: the last 4 unavailability values 2.2, 2.02, 2.14, 2.17 against <= 2.1
         ("SLA-BREACHED", "OSP-10", ("MET-OSP10-UNA",)),
@@ -86,15 +87,16 @@ def test_samples_report_cadence_bands_targets_service_levels_and_findings() -> N
     assert [o["facts"]["point"]["date"] for o in above[0]["occurrences"]] == [
         "2026-01-04", "2026-02-01"]
     control = next(e for e in north["evidence"] if e["id"] == "MET-OSP12-LOA")["band"]
-    assert (control["bounds"], control["upper"], control["anomalies"]) == ("control", 91.559826, 1)
+    assert (control["bounds"], control["upper"], control["anomalies"]) == ("control", 88.618912, 1)
     entries = {e["id"]: e for e in north["evidence"] + harbor["evidence"]}
     assert entries["MET-OSP3-ACT"]["target"]["met"] is True            # 32.84 >= 30
     assert entries["MET-OSP3-ACT"]["counted_by"] == "EVD-METRIC-CADENCE"
-    # weekly over 2026-01-01..06-30 touches ISO weeks 1..27; Sundays 01-04..06-28 fill 26
-    assert entries["MET-OSP3-ACT"]["cadence"] == {"frequency": "weekly", "periods_expected": 27,
-                                                  "periods_reported": 26, "coverage": 0.962963}
+    # weekly from Thursday 2026-01-01: 25 weeks have ended by 06-24, each with its Sunday;
+    # the week cut short at 06-30 has Sunday 06-28, so it counts in the metric's favour
+    assert entries["MET-OSP3-ACT"]["cadence"] == {"frequency": "weekly", "periods_expected": 26,
+                                                  "periods_reported": 26, "coverage": 1.0}
     assert entries["MET-OSP12-ACT"]["reason"] == (
-        "reported in 2 of 6 monthly periods: coverage 0.333333 < 0.8 required by rule "
+        "reported in 2 of 6 monthly periods: coverage 0.333333 <= 0.8 required by rule "
         "EVD-METRIC-CADENCE")
     assert [s["status"] for s in north["service_levels"]] == ["met"]
     assert [(s["status"], [o["value"] for o in s["observations"]])
@@ -106,8 +108,14 @@ def test_as_of_rejudges_a_sample_at_a_past_date() -> None:
     doc = evaluate_bundle(ROOT / "evidence" / "harbor-clinic", as_of=date(2026, 2, 1))
     assert doc["assessment"]["as_of"] == "2026-02-01"
     entries = {e["id"]: e for e in doc["evidence"]}
-    assert entries["DOC-OSP5"]["reason"] == "not yet in force at 2026-02-01 (dated 2026-03-01)"
+    assert entries["DOC-OSP5"]["reason"] == (
+        "in force from 2026-03-01, expires 2027-02-28 (assessed at 2026-02-01): "
+        "days_in_force -28 < 0 required by rule EVD-DOCUMENT-IN-FORCE")
     assert doc["processes"]["OSP-5"]["capability"] == "none"
-    assert entries["DOC-OSP17-2024"]["reason"] == "expired on 2025-12-31 (as of 2026-02-01)"
+    # still in force on 2026-02-01? no: it expired on 2025-12-31 (and it is a finding)
+    assert entries["DOC-OSP17-2024"]["reason"] == (
+        "in force from 2024-01-15, expires 2025-12-31 (assessed at 2026-02-01): "
+        "days_left -32 < 0 required by rule EVD-DOCUMENT-IN-FORCE")
+    assert "EVD-EXPIRED" in {f["rule"] for f in doc["findings"]}
     # every observation of the period lies after 2026-02-01
     assert entries["MET-OSP5-ACT"]["status"] == "rejected"

@@ -23,8 +23,9 @@ def _lines(text: Any) -> str:
 
 
 def render_batch_table(summary: dict[str, Any], width: int | None = None) -> str:
-    """Organizations x profiles (achieved / max level), then the failures with their error,
-    fitted to `width` columns (default: fit.STABLE_WIDTH)."""
+    """Organizations x profiles (achieved / max level; each profile headed with its source),
+    then the failures with their error, fitted to `width` columns (default:
+    fit.STABLE_WIDTH)."""
     summary = safe.neutral(summary, keep=("error",))
     profiles = summary["profiles"]
     out: list[str] = []
@@ -33,8 +34,8 @@ def render_batch_table(summary: dict[str, Any], width: int | None = None) -> str
     if ok:
         rows = [[b["path"], b["organization"]["id"], *(
             f"{b['levels'][p['id']]} / {p['max_level']}" for p in profiles)] for b in ok]
-        out.append(fit_table(rows, ["bundle", "organization", *(p["id"] for p in profiles)],
-                             width))
+        out.append(fit_table(rows, ["bundle", "organization",
+                                    *(f"{p['id']} ({p['source']})" for p in profiles)], width))
         out.append("")
     if failed:
         out.append("Failed")
@@ -59,21 +60,24 @@ def render_batch_json(summary: dict[str, Any]) -> str:
 
 
 def render_batch_csv(summary: dict[str, Any]) -> str:
-    """One row per bundle: path, status, organization, one level column per profile, error.
+    """One row per bundle: path, status, organization, one level column per profile, report,
+    error, then one `<profile> source` column per profile (derived, standard or custom).
 
     An interrupted batch shows in its rows: the bundles left have status `not_evaluated`.
     """
     ids = [p["id"] for p in summary["profiles"]]
+    sources = [p["source"] for p in summary["profiles"]]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([safe.csv_cell(h) for h in ["path", "status", "organization_id",
-                                                 "organization_name", *ids, "report", "error"]])
+                                                 "organization_name", *ids, "report", "error",
+                                                 *(f"{i} source" for i in ids)]])
     for b in summary["bundles"]:
         org = b["organization"] or {"id": "", "name": ""}
         writer.writerow([safe.csv_cell(b["path"]), safe.csv_cell(b["status"]),
                          safe.csv_cell(org["id"]), safe.csv_cell(org["name"]),
                          *(b["levels"].get(i, "") for i in ids), safe.csv_cell(b["report"] or ""),
-                         safe.csv_cell(b["error"] or "")])
+                         safe.csv_cell(b["error"] or ""), *(safe.csv_cell(s) for s in sources)])
     return buffer.getvalue()
 
 

@@ -40,7 +40,8 @@ def _write(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def render_csv(document: dict[str, Any]) -> str:
-    """One row per process; one `<profile> required` and `<profile> met` column pair each."""
+    """One row per process; a `<profile> required` and `<profile> met` column pair per
+    profile, then a `<profile> source` column each (derived, standard or custom)."""
     profiles = document.get("profiles", [])
     reqs = [highest_requirements(p) for p in profiles]
     header = list(PROCESS_COLUMNS)
@@ -51,6 +52,9 @@ def render_csv(document: dict[str, Any]) -> str:
         header.append("unreviewed_evidence")
     for prof in profiles:
         header += [f"{text(prof.get('id'))} required", f"{text(prof.get('id'))} met"]
+    # where each profile's levels come from (standard, derived, custom), last so that
+    # the columns before keep their places
+    header += [f"{text(prof.get('id'))} source" for prof in profiles]
     rows = []
     for pid, proc in document.get("processes", {}).items():
         nxt = proc.get("next") or {}
@@ -75,6 +79,7 @@ def render_csv(document: dict[str, Any]) -> str:
                         {"met": "yes", "unmet": "no"}.get(state, state)]
             else:
                 row += ["", ""]
+        row += [prof.get("source") for prof in profiles]
         rows.append(row)
     return _write(header, rows)
 

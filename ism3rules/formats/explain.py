@@ -125,6 +125,9 @@ def render_explanation(document: dict[str, Any], process: str,
         out.append("")
         out.append("In the profiles:")
         out += lines
+        if any(p.get("source") != "standard" for p in document.get("profiles", [])):
+            out.append("  (derived or custom: a profile's levels are not the standard's own "
+                       "table)")
     return strip_controls("\n".join(fit_lines(out, width))) + "\n"
 
 
@@ -142,9 +145,10 @@ def _profile_lines(document: dict[str, Any], process: str) -> list[str]:
                 how = {"met": "met" + rule, "unmet": "NOT met"}.get(state, state + rule)
                 if req.get("excluded_by"):
                     how += f", by exclusion {text(req.get('excluded_by'))}"
-                out.append(f"  - {text(prof.get('id'))} level {text(lvl.get('level'))} "
-                           f"({text(lvl.get('name'))}) requires {text(req.get('required'))}: "
-                           f"{how}.")
+                out.append(f"  - {text(prof.get('id'))} ({text(prof.get('source'))}) level "
+                           f"{text(lvl.get('level'))} ({text(lvl.get('name'))}) requires "
+                           f"{text(req.get('required'))}: {how}.")
         if not shown:
-            out.append(f"  - {text(prof.get('id'))}: does not name {process}.")
+            out.append(f"  - {text(prof.get('id'))} ({text(prof.get('source'))}): does not "
+                       f"name {process}.")
     return out
