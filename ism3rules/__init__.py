@@ -1,3 +1,3 @@
 """ism3rules: O-ISM3 capability and maturity assessment from evidence bundles."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

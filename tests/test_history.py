@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from conftest import ROOT
 from history_support import HARBOR, NORTHWIND, derived, report, run, write
+from ism3rules import __version__
 from ism3rules.errors import HistoryError
 from ism3rules.history import SCHEMA_VERSION, open_store
 from ism3rules.history.schema import metadata
@@ -478,7 +479,7 @@ def test_a_newer_schema_is_refused(history_db: str, tmp_path: Path) -> None:
                              "'2030-01-01T00:00:00+00:00', '9.0')")
     engine.dispose()
     out = run(["history", "list", "--db", history_db], 2).output
-    assert f"schema version 99; this ism3 (0.1.0) knows versions up to {SCHEMA_VERSION}" in out
+    assert f"schema version 99; this ism3 ({__version__}) knows versions up to {SCHEMA_VERSION}" in out
     assert "upgrade ism3rules" in out
     run(["evaluate", str(HARBOR), "--record", "--db", history_db], 2)
 
