@@ -500,8 +500,12 @@ def collect_inputs(report: Path, bundle: Path | None, review: Path | None,
         loaded = parse_json(raw, limits.max_report_depth)
         if isinstance(loaded, dict) and loaded.get("schema") == SCHEMA:
             document = loaded
-    except JsonProblem:
-        pass                          # not a JSON report: another format, judged by its text
+    except JsonProblem as problem:
+        if text.lstrip()[:1] in ("{", "["):     # JSON, damaged: never judged by its text
+            where = f"{report}:{problem.line}" if problem.line else str(report)
+            raise AttestationError(f"{where}: not valid JSON ({problem}); sign the report "
+                                   "as `ism3 evaluate` wrote it") from None
+        # not a JSON report: another format, judged by its text
     if review is not None and review_sha256 is None:
         review_sha256 = read_review_sha256(review, limits)
     if document is not None:

@@ -698,8 +698,9 @@ def merge_summaries(named: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, An
                              f"{expected}, it holds {len(document['bundles'])}")
         bundles.extend(document["bundles"])
     if paths_digest([b["path"] for b in bundles]) != first["shard"]["batch_sha256"]:
-        raise BatchError("the shards' bundles are not the batch they were cut from (a "
-                         "summary was edited, or shards of other batches are mixed)")
+        raise BatchError(f"the shards' bundles ({', '.join(n for n, _ in named)}) are not the "
+                         "batch they were cut from (a summary was edited, or shards of other "
+                         "batches are mixed)")
     return _summary(first["tool"], first["profiles"], first["inputs"], None, bundles)
 
 

@@ -16,7 +16,8 @@ Each is read here, the same way:
   flag that changes it where there is one.
 
 `parse_json` is the strict JSON reading these files share: UTF-8 only, no duplicate
-keys, no NaN, no infinity (nor a number too large for a float), nesting bounded.
+keys, no NaN, no infinity (nor a number too large for a float), no lone surrogate,
+nesting bounded.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,6 +52,7 @@ _O_NOCTTY = getattr(os, "O_NOCTTY", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _FLAGS = os.O_RDONLY | _O_NONBLOCK | _O_NOCTTY | _O_CLOEXEC | getattr(os, "O_BINARY", 0)
 _CHUNK = 1 << 20
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -208,7 +211,8 @@ def depth(document: Any) -> int:
 
 def parse_json(raw: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """The strict JSON document in `raw`: UTF-8, no duplicate keys, no NaN or infinity
-    (nor a number that would overflow to one), at most `max_depth` levels of nesting.
+    (nor a number that would overflow to one), no lone surrogate (`"\\ud800"`), at most
+    `max_depth` levels of nesting.
 
     Raises:
         JsonProblem: what is wrong, with its line where JSON says it.
@@ -233,7 +237,29 @@ def parse_json(raw: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
     found = depth(document)
     if found > max_depth:
         raise JsonProblem(f"nested {found} levels deep, more than the limit of {max_depth}")
+    lone = _lone_surrogate(document)
+    if lone is not None:
+        raise JsonProblem(f"a string holds {lone}, half of a UTF-16 pair alone: not text")
     return document
+
+
+def _lone_surrogate(document: Any) -> str | None:
+    """The first lone surrogate (`\\ud800`, written as an escape) in a key or a string of
+    a parsed JSON document, as an escape; None when there is none. JSON's `\\uXXXX`
+    escapes can spell one, and no UTF-8 output can hold it."""
+    stack: list[Any] = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str):
+            found = _SURROGATE.search(node)
+            if found:
+                return f"\\u{ord(found.group()):04x}"
+    return None
 
 
 def read_yaml(path: Path, kind: Kind, limit: int, limits: Limits = DEFAULT_LIMITS,

@@ -401,6 +401,91 @@ def test_an_edited_json_report_is_not_signed(world: dict[str, Path], tmp_path: P
             "does not match its own digests")
 
 
+def test_a_damaged_json_report_is_not_signed_by_its_text(world: dict[str, Path],
+                                                         tmp_path: Path) -> None:
+    """A JSON report cut short is refused with its line, not judged as another format by
+    the digests its text still holds."""
+    cut = tmp_path / "r.json"
+    cut.write_bytes(world["report"].read_bytes()[:-200])
+    refused(["sign", str(cut), "--key", str(world["key"]), "--bundle", str(world["bundle"]),
+             "-o", str(tmp_path / "s.sig")], f"{cut}:", "not valid JSON")
+    assert not (tmp_path / "s.sig").exists()
+
+
+@pytest.mark.parametrize("command", ["verify", "diff", "record"])
+def test_a_lone_surrogate_in_a_report_is_an_input_error(world: dict[str, Path], tmp_path: Path,
+                                                        command: str) -> None:
+    """JSON escapes can spell half a UTF-16 pair, which no UTF-8 output can hold: refused
+    when read (it was exit 3 when written out)."""
+    text = world["report"].read_text()
+    spoiled = tmp_path / "r.json"
+    spoiled.write_text(text.replace('"harbor-clinic"', '"harbor\\ud800clinic"', 1))
+    assert spoiled.read_text() != text
+    args = {"verify": ["verify", str(spoiled), str(world["bundle"])],
+            "diff": ["diff", str(world["report"]), str(spoiled), "-f", "json"],
+            "record": ["history", "record", str(spoiled), "--db", str(tmp_path / "h.sqlite")]}
+    refused(args[command], str(spoiled), "\\ud800")
+
+
+def test_shards_that_do_not_fit_name_their_summaries(world: dict[str, Path],
+                                                    tmp_path: Path) -> None:
+    import json
+
+    doc = json.loads(world["summary"].read_text())
+    doc["bundles"][0]["path"] = "elsewhere"
+    edited = tmp_path / "s.json"
+    edited.write_text(json.dumps(doc))
+    refused(["batch", "merge", str(edited)], str(edited), "not the batch they were cut from")
+
+
+# -- templates: every cost of rendering one is bounded ---------------------------------------
+
+CSP_HEAD = '<meta http-equiv="Content-Security-Policy" content="{{ csp }}">'
+
+
+@pytest.mark.parametrize("body, message", [
+    ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+     "more than 100000 steps"),
+    ("{{ 'x' * 2000000000 }}", "a text or list of more than"),
+    ("{{ 10 ** 10000000 }}", "a power of more than"),
+    ("{{ 'x'.ljust(2000000000) }}", "MiB of memory to render"),
+    ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "itself"),
+    ('{% include "t.html" %}', "inside itself more than 8 levels deep"),
+    ('{% extends "ism3/report.html.j2" %}{% block footer %}{% include "t.html" %}'
+     '{% endblock %}', "inside itself more than 8 levels deep"),
+    ('{% include "u.html" %}', "inside itself more than 8 levels deep"),
+], ids=["loops", "repeat", "power", "ljust", "macro", "include", "include-in-block",
+        "mutual"])
+def test_a_costly_template_is_refused_within_its_limits(world: dict[str, Path],
+                                                       tmp_path: Path, body: str, message: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loops, repetitions, powers, memory and recursion (a template including itself, in
+    a block of the shipped report too, which renders the whole report each level and
+    took 36 s to end in a RecursionError) end in an input error naming the limit. The
+    step limit is lowered here to keep the test short; the same code stops the loop."""
+    from ism3rules.formats import html
+
+    monkeypatch.setattr(html, "MAX_TEMPLATE_STEPS", 100_000)
+    (tmp_path / "t.html").write_text(CSP_HEAD + body)
+    (tmp_path / "u.html").write_text('{% include "t.html" %}')
+    refused(["evaluate", str(world["bundle"]), "-f", "html", "--template",
+             str(tmp_path / "t.html"), "-o", str(tmp_path / "out.html")], str(tmp_path / "t.html"),
+            message)
+    assert not (tmp_path / "out.html").exists()
+
+
+def test_a_template_may_include_its_partials(world: dict[str, Path], tmp_path: Path) -> None:
+    """Includes that are no recursion, even many of them, keep working."""
+    (tmp_path / "t.html").write_text(CSP_HEAD + '{% for p in view.processes %}'
+                                     '{% include "row.html" %}{% endfor %}')
+    (tmp_path / "row.html").write_text('{% include "cell.html" %}')
+    (tmp_path / "cell.html").write_text("<p>{{ p.id }}</p>")
+    result = invoke(["evaluate", str(world["bundle"]), "-f", "html", "--template",
+                     str(tmp_path / "t.html")])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("<p>") == 45 and "<p>OSP-3</p>" in result.output
+
+
 # -- rule folders and the history database ------------------------------------------------
 
 def test_a_rules_folder_of_too_many_files_is_refused(tmp_path: Path) -> None:

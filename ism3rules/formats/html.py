@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +50,7 @@ MAX_TEMPLATE_STEPS = 10_000_000
 MAX_TEMPLATE_MEMORY = 1024 * 1024 * 1024
 MAX_TEMPLATE_TEXT = 64 * 1024 * 1024      # one string or list a template builds with *
 MAX_POWER_BITS = 100_000                  # a number a template builds with ** (none prints longer)
+MAX_TEMPLATE_NESTING = 8                  # one template inside its own rendering (a recursion)
 
 CSS = """
 :root { --ink: #1b1e21; --muted: #5c636a; --line: #ced4da; }
@@ -202,6 +204,25 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
                     raise _TooCostly(f"a text or list of more than {MAX_TEMPLATE_TEXT} items")
         return super().call_binop(context, operator, left, right)
 
+    def _load_template(self, name: str, globals: Any) -> Any:  # noqa: A002 - jinja2's own
+        """Every include, import and extends: a template met inside its own rendering
+        more than `MAX_TEMPLATE_NESTING` times is a recursion, refused before each level
+        renders the whole report again (which would take minutes to end in a
+        RecursionError)."""
+        template = super()._load_template(name, globals)
+        filename = getattr(template, "filename", None)
+        if filename is not None:
+            nested = 0
+            frame = sys._getframe(1)
+            while frame is not None:
+                code = frame.f_code
+                nested += code.co_filename == filename and code.co_name == "root"
+                frame = frame.f_back  # type: ignore[assignment]
+            if nested >= MAX_TEMPLATE_NESTING:
+                raise _TooCostly(f"{name!r} is included or extended inside itself more than "
+                                 f"{MAX_TEMPLATE_NESTING} levels deep: a recursion")
+        return template
+
     def compile(self, source: Any, name: str | None = None, filename: str | None = None,
                 raw: bool = False, defer_init: bool = False) -> Any:
         """Compile with every `for` loop counted (its iterable wrapped in `ism3_steps`)."""
@@ -249,9 +270,10 @@ def _context(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _render(env: ImmutableSandboxedEnvironment, name: str, document: dict[str, Any],
-            shown: str) -> str:
+            shown: str, firm: bool = False) -> str:
+    context = _context(document)       # ours: a failure here is a bug, not the template's
     try:
-        out = env.get_template(name).render(_context(document))
+        out = env.get_template(name).render(context)
     except ReportError:
         raise                          # a file the template names cannot be read
     except _TooCostly as exc:
@@ -272,6 +294,10 @@ def _render(env: ImmutableSandboxedEnvironment, name: str, document: dict[str, A
     except jinja2.TemplateError as exc:
         raise ReportError(f"{shown}: the template failed: {exc}") from exc
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        raise ReportError(f"{shown}: the template failed: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - whatever a firm's template does is its own failure
+        if not firm:
+            raise
         raise ReportError(f"{shown}: the template failed: {type(exc).__name__}: {exc}") from exc
     if CSP_META not in out:
         raise ReportError(f"{shown}: the rendered page lacks the Content-Security-Policy "
@@ -307,4 +333,4 @@ def render_html_with(document: dict[str, Any], template: Path,
         MAX_TEMPLATE_STEPS, loader=loader, autoescape=True, finalize=_neutral,
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     with _memory_capped(MAX_TEMPLATE_MEMORY):
-        return _render(env, template.name, document, shown)
+        return _render(env, template.name, document, shown, firm=True)
