@@ -541,6 +541,9 @@ ALLOWED = {
     ("ism3rules/schemas.py", "schema_text", "path.read_text"),           # shipped schemas
     ("ism3rules/seal.py", "seal", "manifest.read_bytes"),                # a bundle (seal's own)
     ("cli.py", "_discard_stdout", "os.open"),                            # /dev/null
+    # the history database: its path refuses special files first (history database case)
+    ("ism3rules/history/store.py", "_sqlite_engine", "sa.create_engine"),
+    ("ism3rules/history/store.py", "_postgres_engine", "sa.create_engine"),   # a server URL
 }
 
 
@@ -554,7 +557,9 @@ def _openings_in(node: ast.AST, where: str, rel: str, found: set[tuple[str, str,
             if isinstance(fn, ast.Name) and fn.id == "open":
                 found.add((rel, inner, "open"))
             elif (isinstance(fn, ast.Attribute)
-                  and fn.attr in ("open", "read_bytes", "read_text", "fdopen")
+                  and fn.attr in ("open", "read_bytes", "read_text", "fdopen", "create_engine",
+                                  "connect", "FileIO", "ZipFile", "mmap", "file_digest")
+                  and ast.unparse(fn.value) not in ("self.engine", "engine")  # its connections
                   and ast.unparse(fn.value) not in ("folder", "self.folder")):  # BundleFolder
                 found.add((rel, inner, ast.unparse(fn)))
         _openings_in(child, inner, rel, found)
