@@ -346,6 +346,19 @@ REPORT_LIMIT_OPTIONS = (
     ("max_report_depth", "--max-report-depth", 32,
      "Deepest nesting of lists and objects in the JSON report."),
 )
+# The limits on the other files a command reads (ism3rules.inputfiles; SECURITY.md).
+REVIEW_LIMIT_OPTIONS = (
+    ("max_review_bytes", "--max-review-bytes", 16 * 1024 * 1024,
+     "Largest review file (--review) accepted, in bytes."),
+)
+TEMPLATE_LIMIT_OPTIONS = (
+    ("max_template_bytes", "--max-template-bytes", 1024 * 1024,
+     "Largest HTML template (--template) accepted, in bytes, with the files it includes."),
+)
+SIGNATURE_LIMIT_OPTIONS = (
+    ("max_signature_bytes", "--max-signature-bytes", 16 * 1024 * 1024,
+     "Largest signature envelope (--signature) accepted, in bytes."),
+)
 
 
 def limits_options(command: Callable[..., Any],
@@ -377,8 +390,30 @@ review_option = click.option(
 
 
 def report_limits_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The bundle limits and the report limits, as one `limits` argument (`verify`)."""
-    return limits_options(command, LIMIT_OPTIONS + REPORT_LIMIT_OPTIONS)
+    """The bundle limits and the limits on every other file `verify` and `sign` read (the
+    report, the review, the signature), as one `limits` argument."""
+    return limits_options(command, LIMIT_OPTIONS + REPORT_LIMIT_OPTIONS + REVIEW_LIMIT_OPTIONS
+                          + SIGNATURE_LIMIT_OPTIONS)
+
+
+def review_limits_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The bundle limits and the review file's, as one `limits` argument (`--review`)."""
+    return limits_options(command, LIMIT_OPTIONS + REVIEW_LIMIT_OPTIONS)
+
+
+def evaluate_limits_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The bundle limits, the review file's and the template's (`evaluate`)."""
+    return limits_options(command, LIMIT_OPTIONS + REVIEW_LIMIT_OPTIONS + TEMPLATE_LIMIT_OPTIONS)
+
+
+def sign_limits_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The bundle limits, the report's and the review file's (`sign`)."""
+    return limits_options(command, LIMIT_OPTIONS + REPORT_LIMIT_OPTIONS + REVIEW_LIMIT_OPTIONS)
+
+
+def only_report_limits_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The report limits alone, as one `limits` argument (`diff`, `history record`)."""
+    return limits_options(command, REPORT_LIMIT_OPTIONS)
 
 
 rules_dir_option = click.option(
@@ -437,7 +472,7 @@ def main() -> None:
                    "of the shipped one (docs/auditing.md lists what it receives).")
 @record_option
 @db_option
-@limits_options
+@evaluate_limits_options
 def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, output: Path | None,
              rules_dir: Path | None, targets: tuple[tuple[str, int], ...] = (),
              timestamp: bool = False, as_of: Any = None, review: Path | None = None,
@@ -466,8 +501,9 @@ def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, outpu
             _say_recorded(store.record([document], "evaluate"), store, err=True)
     if template is not None:
         from ism3rules.formats.html import render_html_with
+        from ism3rules.limits import DEFAULT_LIMITS
 
-        _write(render_html_with(document, template), output)
+        _write(render_html_with(document, template, limits or DEFAULT_LIMITS), output)
     elif fmt == "table":
         from ism3rules.formats.table import render_table
 
@@ -694,7 +730,7 @@ def _missed_targets(document: dict[str, Any], profile_refs: tuple[str, ...],
               help="Write the plan to this file (atomically) instead of stdout.")
 @rules_dir_option
 @review_option
-@limits_options
+@review_limits_options
 def gap(bundle: Path, profile_ref: str | None, level: int | None, fmt: str | None,
         output: Path | None, rules_dir: Path | None, review: Path | None = None,
         limits: Limits | None = None) -> None:
@@ -727,7 +763,7 @@ def gap(bundle: Path, profile_ref: str | None, level: int | None, fmt: str | Non
               help="Write the comparison to this file (atomically) instead of stdout.")
 @rules_dir_option
 @review_option
-@limits_options
+@review_limits_options
 def compare(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, output: Path | None,
             rules_dir: Path | None, review: Path | None = None,
             limits: Limits | None = None) -> None:
@@ -804,7 +840,7 @@ def init(directory: Path, profile_ref: str | None, level: int, org_id: str | Non
                    "Default: every shipped profile.")
 @rules_dir_option
 @review_option
-@limits_options
+@review_limits_options
 def explain(bundle: Path, process: str, profile_refs: tuple[str, ...],
             rules_dir: Path | None, review: Path | None = None,
             limits: Limits | None = None) -> None:
@@ -865,7 +901,7 @@ def verify(report: Path, bundle: Path, profile_refs: tuple[str, ...],
     --review file are the ones signed; 1 naming what failed.
     """
     if signature is not None or public_key is not None:
-        _verify_signature(report, bundle, signature, public_key, review)
+        _verify_signature(report, bundle, signature, public_key, review, limits)
         return
     if review is not None:
         raise click.UsageError("--review goes with --signature (a JSON report records its "
@@ -902,49 +938,39 @@ def verify(report: Path, bundle: Path, profile_refs: tuple[str, ...],
 
 
 def _verify_signature(report: Path, bundle: Path, signature: Path | None,
-                      public_key: Path | None, review: Path | None) -> None:
+                      public_key: Path | None, review: Path | None,
+                      limits: Limits | None = None) -> None:
     """`ism3 verify --signature`: the attestation against the files at hand."""
-    from ism3rules.attest import current_bundle_files, load_public_key
+    from ism3rules.attest import (current_bundle_files, load_public_key, read_envelope,
+                                  signed_bundle_paths)
     from ism3rules.attest import verify as verify_attestation
-    from ism3rules.formats._common import text
+    from ism3rules.limits import DEFAULT_LIMITS
 
     if signature is None or public_key is None:
         raise click.UsageError("--signature and --public-key go together")
+    limits = limits or DEFAULT_LIMITS
     key = load_public_key(public_key)
-    signed_paths = _signed_bundle_paths(signature)
-    files, note = current_bundle_files(bundle, signed_paths)
-    verdict = verify_attestation(signature, key, report, files, review)
+    envelope = read_envelope(signature, limits)        # read once: checked as it was read
+    files, note = current_bundle_files(bundle, signed_bundle_paths(envelope), limits)
+    verdict = verify_attestation(signature, key, report, files, review, envelope=envelope,
+                                 limits=limits)
+    # the envelope is input too: nothing from it drives the terminal or starts a line
     for check in verdict.checks:
-        click.echo(f"  {'ok' if check.ok else 'FAILED':<7}{text(check.subject)}: "
-                   f"{text(check.detail)}")
+        _say(f"  {'ok' if check.ok else 'FAILED':<7}", _t(check.subject), ": ", _t(check.detail))
     if note and verdict.predicate:
-        click.echo(f"  note   {text(note)}")
+        _say("  note   ", _t(note))
     if verdict.valid:
         pred = verdict.predicate
-        click.echo(f"VALID: {_t(report)}, {len(files)} bundle file(s)"
-                   + (f" and {_t(review)}" if review else "") + " are what "
-                   + (text((pred.get("signer") or {}).get("name")) or "the key holder")
-                   + f" signed on {text(pred.get('signed_at'))}")
+        signer = pred.get("signer")
+        name = signer.get("name") if isinstance(signer, dict) else None
+        _say(f"VALID: {_t(report)}, {len(files)} bundle file(s)"
+             + (f" and {_t(review)}" if review else "") + " are what "
+             + (_t(name) if isinstance(name, str) and name else "the key holder")
+             + f" signed on {_t(pred.get('signed_at'))}")
         return
     failed = [c.subject for c in verdict.checks if not c.ok]
-    click.echo(f"INVALID: {len(failed)} check(s) failed: {', '.join(text(f) for f in failed)}")
+    _say(f"INVALID: {len(failed)} check(s) failed: {', '.join(_t(f) for f in failed)}")
     click.get_current_context().exit(EXIT_TARGET_MISSED)
-
-
-def _signed_bundle_paths(signature: Path) -> list[str]:
-    """Bundle paths an envelope names (unverified; used only to hash the same files)."""
-    import base64
-    import json
-
-    from ism3rules.attest import BUNDLE_PREFIX
-
-    try:
-        envelope = json.loads(signature.read_bytes()[:16 * 1024 * 1024])
-        statement = json.loads(base64.b64decode(envelope["payload"]))
-        return [s["name"][len(BUNDLE_PREFIX):] for s in statement["subject"]
-                if str(s.get("name", "")).startswith(BUNDLE_PREFIX)]
-    except Exception:  # noqa: BLE001 - an unreadable envelope fails verification itself
-        return []
 
 
 def _passphrase(prompt: bool, confirm: bool = False) -> bytes | None:
@@ -978,29 +1004,36 @@ def _passphrase(prompt: bool, confirm: bool = False) -> bytes | None:
 @click.option("--profile", "-p", "profile_refs", multiple=True, metavar="ID|PATH",
               help="A profile the report used that is not shipped (non-JSON reports).")
 @rules_dir_option
+@sign_limits_options
 def sign(report: Path, key_path: Path, output: Path | None, bundle: Path | None,
          review: Path | None, signer: str | None, profile_refs: tuple[str, ...],
-         rules_dir: Path | None) -> None:
+         rules_dir: Path | None, limits: Limits | None = None) -> None:
     """Sign REPORT: a DSSE envelope whose in-toto statement names the report, every file of
     the bundle and the review by sha256, with the tool, rules and profiles behind it."""
     from datetime import UTC, datetime
 
     from ism3rules.attest import collect_inputs, load_private_key, sign as sign_statement
     from ism3rules.attest import statement
+    from ism3rules.limits import DEFAULT_LIMITS
 
+    limits = limits or DEFAULT_LIMITS
     key = load_private_key(key_path, lambda: _passphrase(prompt=True))
-    inputs = collect_inputs(report, bundle, review, rules_dir, profile_refs)
-    if signer is None and review is not None:
+    judged = None
+    if review is not None:   # read once: what is signed is the review that was read
         from ism3rules.review import load_review
 
-        judged = load_review(review)
+        judged = load_review(review, limits)
+    inputs = collect_inputs(report, bundle, review, rules_dir, profile_refs, limits=limits,
+                            review_sha256=judged.sha256 if judged else None)
+    if signer is None and judged is not None:
         signer = (judged.signoff.name if judged.signoff else judged.engagement.auditor)
     envelope = sign_statement(statement(inputs, signer, key.public_key(), datetime.now(UTC)), key)
     target = output or report.with_name(report.name + ".dsse.json")
     _write(envelope, target)
-    click.echo(f"{target}: signed {report.name} and {len(inputs.bundle_files)} bundle file(s)"
-               + (f" and {review.name}" if review else "")
-               + (f" as {signer}" if signer else ""))
+    # the review is input too: its sign-off name reaches the terminal neutralised
+    _say(_t(target), ": signed ", _t(report.name), f" and {len(inputs.bundle_files)} bundle "
+         "file(s)", (" and " + _t(review.name)) if review else "",
+         (" as " + _t(signer)) if signer else "")
 
 
 @main.command(short_help="Make an Ed25519 key pair for signing.")
@@ -1335,7 +1368,7 @@ def _say_recorded(recorded: list[Any], store: Any, err: bool = False,
         label = f"{labels[index]}: " if labels else ""
         what = "recorded as run" if rec.new else "already recorded as run"
         click.echo(f"{prefix}{label}{what} {rec.run_id} ({text(rec.organization_id)}, as of "
-                   f"{text(rec.as_of) or 'no date'}) in {store.location.display}", err=err)
+                   f"{text(rec.as_of) or 'no date'}) in {_t(store.location.display)}", err=err)
 
 
 def _record_batch(result: Any, store: Any, scratch: bool) -> Any:
@@ -1351,7 +1384,7 @@ def _record_batch(result: Any, store: Any, scratch: bool) -> Any:
                                       for o in done], "batch")
     new = sum(1 for r in recorded if r.new)
     click.echo(f"ism3: recorded {new} run(s), {len(recorded) - new} already recorded, in "
-               f"{store.location.display}", err=True)
+               f"{_t(store.location.display)}", err=True)
     if scratch:
         result = dataclasses.replace(result, outcomes=tuple(
             dataclasses.replace(o, report=None) for o in result.outcomes))
@@ -1364,24 +1397,40 @@ def _run_id(value: str) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-def _load_side(value: str, stores: dict[str, Any], db: str | None) -> tuple[Any, Any]:
+def _load_side(value: str, stores: dict[str, Any], db: str | None,
+               limits: Limits | None = None) -> tuple[Any, Any]:
     """(report document, diff side) for a file path or a run id. Raises Ism3Error."""
     from ism3rules.diff import side
     from ism3rules.errors import ReportError
-    from ism3rules.report_check import load_report_file
-
     path = Path(value)
     run_id = _run_id(value)
     if path.exists() or run_id is None:
         if not path.exists():
             raise ReportError(f"{value}: no such report file (a run id is a number, e.g. 12; "
                               "`ism3 history list` shows them)")
-        document = load_report_file(path)
+        document = _read_report(path, limits)
         return document, side(document, str(path))
     if "store" not in stores:
         stores["store"] = _open_store(db)
-    document = stores["store"].report(run_id)
+    limits = limits or _default_limits()
+    document = stores["store"].report(run_id, limits.max_report_bytes, limits.max_report_depth)
     return document, side(document, f"run {run_id}", run_id)
+
+
+def _default_limits() -> Limits:
+    from ism3rules.limits import DEFAULT_LIMITS
+
+    return DEFAULT_LIMITS
+
+
+def _read_report(path: Path, limits: Limits | None) -> Any:
+    """A report file given back to the tool, read within the report limits. Raises
+    ReportError."""
+    from ism3rules.limits import DEFAULT_LIMITS
+    from ism3rules.report_check import load_report_file
+
+    limits = limits or DEFAULT_LIMITS
+    return load_report_file(path, limits.max_report_bytes, limits.max_report_depth)
 
 
 @main.command(short_help="What changed between two reports or recorded runs.")
@@ -1393,8 +1442,9 @@ def _load_side(value: str, stores: dict[str, Any], db: str | None) -> tuple[Any,
 @click.option("--fail-on-regression", is_flag=True, default=False,
               help="Exit 1 when a capability or a level went down or a finding appeared.")
 @db_option
+@only_report_limits_options
 def diff(old: str, new: str, fmt: str | None, output: Path | None, fail_on_regression: bool,
-         db: str | None) -> None:
+         db: str | None, limits: Limits | None = None) -> None:
     """What changed from OLD to NEW: each a JSON report file or a recorded run id.
 
     Capabilities up and down, levels per profile, gaps closed and opened, findings
@@ -1406,8 +1456,8 @@ def diff(old: str, new: str, fmt: str | None, output: Path | None, fail_on_regre
 
     stores: dict[str, Any] = {}
     try:
-        old_doc, old_side = _load_side(old, stores, db)
-        new_doc, new_side = _load_side(new, stores, db)
+        old_doc, old_side = _load_side(old, stores, db, limits)
+        new_doc, new_side = _load_side(new, stores, db, limits)
     finally:
         if "store" in stores:
             stores["store"].close()
@@ -1453,20 +1503,20 @@ def _report_paths(paths: tuple[Path, ...]) -> list[Path]:
 @click.argument("reports", nargs=-1, required=True, metavar="REPORT...",
                 type=click.Path(path_type=Path))
 @db_option
-def history_record(reports: tuple[Path, ...], db: str | None) -> None:
+@only_report_limits_options
+def history_record(reports: tuple[Path, ...], db: str | None,
+                   limits: Limits | None = None) -> None:
     """Record JSON reports (files, or folders of them) in the history database.
 
     Every report is read and checked (an ism3-report/1 document whose digests match
     its content) and all are recorded in one transaction: one bad report and none is
     recorded. A report recorded before is not recorded again.
     """
-    from ism3rules.report_check import load_report_file
-
     files = _report_paths(reports)
     with _open_store(db) as store:     # each report is read and checked in the transaction
-        recorded = store.record_from([functools.partial(load_report_file, f) for f in files],
+        recorded = store.record_from([functools.partial(_read_report, f, limits) for f in files],
                                      "record")
-        _say_recorded(recorded, store, labels=[str(f) for f in files])
+        _say_recorded(recorded, store, labels=[_t(f) for f in files])
 
 
 @history.command("list")
@@ -1494,7 +1544,9 @@ def history_list(organization: str | None, fmt: str, db: str | None) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file (atomically) instead of stdout.")
 @db_option
-def history_show(run: str, fmt: str | None, output: Path | None, db: str | None) -> None:
+@only_report_limits_options
+def history_show(run: str, fmt: str | None, output: Path | None, db: str | None,
+                 limits: Limits | None = None) -> None:
     """Show the report of a recorded RUN (its id, as `history list` gives it)."""
     from ism3rules.formats import FORMATS
     from ism3rules.formats._common import text
@@ -1504,9 +1556,10 @@ def history_show(run: str, fmt: str | None, output: Path | None, db: str | None)
     if run_id is None:
         raise click.BadParameter(f"'{run}' is not a run id (a number, e.g. 12)",
                                  param_hint="RUN")
+    limits = limits or _default_limits()
     with _open_store(db) as store:
         info = store.run(run_id)
-        document = store.report(run_id)
+        document = store.report(run_id, limits.max_report_bytes, limits.max_report_depth)
     rendered = FORMATS[fmt](document)
     if fmt == "table":
         rendered = (f"run {info.id}: {text(info.organization_id)} as of {text(info.as_of)}, "
@@ -1518,7 +1571,9 @@ def history_show(run: str, fmt: str | None, output: Path | None, db: str | None)
 @history.command("verify")
 @click.argument("organization", required=False, metavar="[ORG]")
 @db_option
-def history_verify(organization: str | None, db: str | None) -> None:
+@only_report_limits_options
+def history_verify(organization: str | None, db: str | None,
+                   limits: Limits | None = None) -> None:
     """Check every organization's chain of runs (or ORG's): nothing deleted or altered.
 
     Re-derives each run from its stored report and checks each link to the run
@@ -1530,8 +1585,8 @@ def history_verify(organization: str | None, db: str | None) -> None:
     from ism3rules.formats._common import text
 
     with _open_store(db) as store:
-        checks = store.verify(organization)
-        where = store.location.display
+        checks = store.verify(organization, (limits or _default_limits()).max_report_bytes)
+        where = _t(store.location.display)
     if organization is not None and not checks:
         from ism3rules.errors import HistoryError
 
@@ -1628,7 +1683,7 @@ def history_backfill(bundle: Path, every: str, start: Any, end: Any,
     with _open_store(db) as store:                  # an unusable database fails first
         documents = backfill(bundle, dates, inputs, limits)
         recorded = store.record(documents, "backfill")
-        where = store.location.display
+        where = _t(store.location.display)
     rows = [[day.isoformat(), rec.run_id, "recorded" if rec.new else "already recorded",
              ", ".join(f"{text(p['id'])} {p['achieved_level']}/{p['max_level']}"
                        for p in doc["profiles"])]

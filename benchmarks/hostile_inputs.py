@@ -8,6 +8,9 @@ imported before the clock starts, so the time is the command's own); the peak me
 is that process's maximum resident set (VmHWM), interpreter included: compare it
 with the `baseline` row. An attack still running after --timeout seconds (default 300)
 is stopped and reported as such.
+
+`--root DIR` runs the attacks against another checkout of ism3rules (e.g. an older
+version exported with `git archive`), to measure what an attack cost before a fix.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ MIB = 1024 * 1024
 
 CHILD = """
 import json, os, resource, sys, time
+sys.path.insert(0, os.getcwd())
 import cli, ism3rules.api, ism3rules.verify, ism3rules.formats, ism3rules.batch  # noqa
+import ism3rules.attest, ism3rules.review, ism3rules.report_check, ism3rules.formats.html  # noqa
 start = time.perf_counter()
 code = 0
 try:
@@ -215,6 +220,202 @@ def deep_report(tmp: Path, root: Path) -> Path:
     return tmp / "deep.json"
 
 
+# -- input files that are not bundles: reports, reviews, templates, keys, envelopes, ...
+
+def _ism3(*args: str) -> None:
+    subprocess.run([sys.executable, "-c", "import cli; cli.main()", *args], cwd=ROOT,
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def inputs_world(tmp: Path) -> dict[str, Path]:
+    """A bundle, its report, a review and the report made with it, a key pair and a
+    signature: what the input-file attacks spoil one at a time."""
+    root = tmp / "b"
+    root.mkdir()
+    (root / "d.md").write_text("x\n")
+    (root / "bundle.yaml").write_text(
+        HEAD + "evidence:\n  - {id: D1, process: OSP-3, kind: documentation, path: d.md}\n")
+    review = tmp / "review.yaml"
+    review.write_text("schema: ism3-review/1\nengagement: {client: a, auditor: J}\n")
+    _ism3("evaluate", str(root), "-f", "json", "-o", str(tmp / "r.json"))
+    _ism3("evaluate", str(root), "--review", str(review), "-f", "json", "-o", str(tmp / "rr.json"))
+    _ism3("keygen", str(tmp / "k.pem"), str(tmp / "k.pub"))
+    _ism3("sign", str(tmp / "rr.json"), "--key", str(tmp / "k.pem"), "--review", str(review),
+          "-o", str(tmp / "rr.sig"))
+    return {"bundle": root, "report": tmp / "r.json", "review": review, "reviewed": tmp / "rr.json",
+            "key": tmp / "k.pem", "pub": tmp / "k.pub", "sig": tmp / "rr.sig"}
+
+
+def spoiled(make: Callable[[Path], Path], command: Callable[[dict[str, Path], Path], list[str]]
+            ) -> Setup:
+    """The command `command(world, file)` given the file `make(tmp)` in place of an input."""
+    def setup(tmp: Path) -> list[str]:
+        world = inputs_world(tmp)
+        (tmp / "in").mkdir()
+        return command(world, make(tmp / "in"))
+    return setup
+
+
+def fifo(name: str) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        os.mkfifo(tmp / name)
+        return tmp / name
+    return make
+
+
+def sparse_file(name: str, size: int, head: str = "") -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        sparse(tmp / name, head, size)
+        return tmp / name
+    return make
+
+
+def text_file(name: str, text: str | Callable[[], str]) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        (tmp / name).write_text(text if isinstance(text, str) else text())
+        return tmp / name
+    return make
+
+
+CSP_HEAD = '<meta http-equiv="Content-Security-Policy" content="{{ csp }}">'
+
+
+def template(body: str) -> Callable[[Path], Path]:
+    return text_file("t.html", CSP_HEAD + body)
+
+
+def zip_bomb_store(tmp: Path) -> list[str]:
+    """A history store whose one stored report inflates to 2 GiB (2 MiB stored)."""
+    import sqlite3
+    import zlib
+
+    world = inputs_world(tmp)
+    db = tmp / "h.sqlite"
+    _ism3("history", "record", str(world["report"]), "--db", str(db))
+    packer = zlib.compressobj(9)
+    bomb = b"".join(packer.compress(b" " * MIB) for _ in range(2048)) + packer.flush()
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER IF EXISTS ism3_run_reports_no_update")
+        conn.execute("UPDATE ism3_run_reports SET body = ?", (bomb,))
+    return ["history", "show", "1", "--db", str(db), "-f", "json"]
+
+
+def verify_report_with(w: dict[str, Path], f: Path) -> list[str]:
+    return ["verify", str(f), str(w["bundle"])]
+
+
+def diff_with(w: dict[str, Path], f: Path) -> list[str]:
+    return ["diff", str(w["report"]), str(f)]
+
+
+def record(w: dict[str, Path], f: Path) -> list[str]:
+    return ["history", "record", str(f), "--db", str(f.parent / "h.sqlite")]
+
+
+def sign_report(w: dict[str, Path], f: Path) -> list[str]:
+    return ["sign", str(f), "--key", str(w["key"]), "--bundle", str(w["bundle"]), "-o",
+            str(f.parent / "s.sig")]
+
+
+def sign_with_key(w: dict[str, Path], f: Path) -> list[str]:
+    return ["sign", str(w["reviewed"]), "--key", str(f), "--review", str(w["review"]), "-o",
+            str(f.parent / "s.sig")]
+
+
+def verify_signature(w: dict[str, Path], f: Path) -> list[str]:
+    return ["verify", str(w["reviewed"]), str(w["bundle"]), "--signature", str(f),
+            "--public-key", str(w["pub"])]
+
+
+def verify_with_key(w: dict[str, Path], f: Path) -> list[str]:
+    return ["verify", str(w["reviewed"]), str(w["bundle"]), "--signature", str(w["sig"]),
+            "--public-key", str(f)]
+
+
+def evaluate_review(w: dict[str, Path], f: Path) -> list[str]:
+    return ["evaluate", str(w["bundle"]), "--review", str(f), "-f", "json"]
+
+
+def evaluate_template(w: dict[str, Path], f: Path) -> list[str]:
+    return ["evaluate", str(w["bundle"]), "-f", "html", "--template", str(f), "-o",
+            str(f.parent / "out.html")]
+
+
+def merge(w: dict[str, Path], f: Path) -> list[str]:
+    return ["batch", "merge", str(f)]
+
+
+def evaluate_profile(w: dict[str, Path], f: Path) -> list[str]:
+    return ["evaluate", str(w["bundle"]), "-p", str(f), "-f", "json"]
+
+
+def rules_dir(w: dict[str, Path], f: Path) -> list[str]:
+    return ["rules", "--rules-dir", str(f.parent)]
+
+
+def in_folder(make: Callable[[Path], Path]) -> Callable[[Path], Path]:
+    """The file made alone in a folder of its own (a rules folder)."""
+    def inner(tmp: Path) -> Path:
+        (tmp / "rules").mkdir()
+        return make(tmp / "rules")
+    return inner
+
+
+INPUT_CASES: list[tuple[str, Setup]] = [
+    ("diff: a named pipe as report", spoiled(fifo("p.json"), diff_with)),
+    ("history record: a named pipe as report", spoiled(fifo("p.json"), record)),
+    ("diff: a 20 GiB report (sparse)", spoiled(sparse_file("big.json", 20 * 1024 ** 3),
+                                               diff_with)),
+    ("diff: a report nested 100,000 deep", spoiled(text_file(
+        "deep.json", '{"x": ' + "[" * 100_000 + "]" * 100_000 + "}"), diff_with)),
+    ("diff: a report holding 1e400", spoiled(text_file(
+        "inf.json", '{"schema": "ism3-report/1", "x": 1e400}'), diff_with)),
+    ("sign: a 20 GiB report (sparse)", spoiled(sparse_file("big.html", 20 * 1024 ** 3),
+                                               sign_report)),
+    ("sign: a named pipe as private key", spoiled(fifo("k.pem"), sign_with_key)),
+    ("sign: a 20 GiB private key (sparse)", spoiled(sparse_file("k.pem", 20 * 1024 ** 3),
+                                                    sign_with_key)),
+    ("verify --signature: a named pipe as envelope", spoiled(fifo("s.sig"), verify_signature)),
+    ("verify --signature: a 20 GiB envelope (sparse)",
+     spoiled(sparse_file("s.sig", 20 * 1024 ** 3), verify_signature)),
+    ("verify --signature: an envelope nested 100,000 deep", spoiled(text_file(
+        "s.sig", '{"payload": ' + "[" * 100_000 + "]" * 100_000 + "}"), verify_signature)),
+    ("verify --signature: a named pipe as public key", spoiled(fifo("k.pub"), verify_with_key)),
+    ("--review: a named pipe", spoiled(fifo("r.yaml"), evaluate_review)),
+    ("--review: 17 MiB (sparse)", spoiled(sparse_file("r.yaml", 17 * MIB), evaluate_review)),
+    ("--review: billion laughs", spoiled(text_file("r.yaml", lambda: laughs(10, 10)),
+                                         evaluate_review)),
+    ("--template: a named pipe", spoiled(fifo("t.html"), evaluate_template)),
+    ("--template: 2 MiB (sparse)", spoiled(sparse_file("t.html", 2 * MIB), evaluate_template)),
+    ("--template: loops 100,000 x 100,000", spoiled(template(
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"),
+        evaluate_template)),
+    ("--template: 'x' * 2,000,000,000", spoiled(template("{{ 'x' * 2000000000 }}"),
+                                                evaluate_template)),
+    ("--template: 'x'.ljust(2,000,000,000)", spoiled(template("{{ 'x'.ljust(2000000000) }}"),
+                                                     evaluate_template)),
+    ("--template: a macro calling itself", spoiled(template(
+        "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"), evaluate_template)),
+    ("--template: including itself", spoiled(template('{% include "t.html" %}'),
+                                             evaluate_template)),
+    ("--template: including itself in a report block", spoiled(template(
+        '{% extends "ism3/report.html.j2" %}{% block footer %}{% include "t.html" %}'
+        '{% endblock %}'), evaluate_template)),
+    ("batch merge: a 2 GiB summary (sparse)", spoiled(sparse_file("s.json", 2 * 1024 ** 3),
+                                                      merge)),
+    ("batch merge: a summary nested 100,000 deep", spoiled(text_file(
+        "s.json", "[" * 100_000 + "]" * 100_000), merge)),
+    ("-p: a named pipe as profile", spoiled(fifo("p.yaml"), evaluate_profile)),
+    ("-p: a 1 GiB profile (sparse)", spoiled(sparse_file("p.yaml", 1024 ** 3), evaluate_profile)),
+    ("--rules-dir: a named pipe as rule file", spoiled(in_folder(fifo("r.yaml")), rules_dir)),
+    ("--rules-dir: a 1 GiB rule file (sparse)", spoiled(in_folder(sparse_file(
+        "r.yaml", 1024 ** 3)), rules_dir)),
+    ("--db: a named pipe", spoiled(fifo("h.sqlite"), lambda w, f: ["history", "list", "--db",
+                                                                    str(f)])),
+    ("history show: a stored report inflating to 2 GiB", zip_bomb_store),
+]
+
+
 CASES: list[tuple[str, Setup]] = [
     ("baseline: validate an empty bundle", manifest(HEAD + "evidence: []\n")),
     ("billion laughs 10x10 (10^10 nodes)", manifest(lambda: laughs(10, 10))),
@@ -262,16 +463,18 @@ CASES: list[tuple[str, Setup]] = [
     ("verify: 20 GiB manifest (sparse)", verify_with(sparse_manifest)),
     ("verify: 1 GiB report (sparse)", verify_with(sparse_report)),
     ("verify: report nested 100,000 deep", verify_with(deep_report)),
+    *INPUT_CASES,
 ]
 
 
-def run_case(setup: Setup, timeout: float) -> tuple[str, float, float, str]:
-    """(outcome, seconds, peak RSS MiB, first line of stderr) of one attack."""
+def run_case(setup: Setup, timeout: float, root: Path = ROOT) -> tuple[str, float, float, str]:
+    """(outcome, seconds, peak RSS MiB, first line of stderr) of one attack, run by the
+    ism3rules of `root`."""
     with tempfile.TemporaryDirectory() as tmp:
         args = setup(Path(tmp))
         read, write = os.pipe()
         started = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-c", CHILD, *args], cwd=ROOT,
+        process = subprocess.Popen([sys.executable, "-c", CHILD, *args], cwd=root,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                    text=True, pass_fds=(write,),
                                    env={**os.environ, "ISM3_BENCH_FD": str(write)})
@@ -296,12 +499,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="run the attacks whose name holds this")
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--inputs", action="store_true",
+                        help="only the attacks on input files that are not bundles")
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="the checkout of ism3rules to attack (default: this one)")
     options = parser.parse_args()
     print(f"{'attack':46} {'outcome':9} {'seconds':>8} {'peak MiB':>9}  message")
     for name, setup in CASES:
         if options.only.lower() not in name.lower():
             continue
-        outcome, seconds, rss, message = run_case(setup, options.timeout)
+        if options.inputs and (name, setup) not in INPUT_CASES and "baseline" not in name:
+            continue
+        outcome, seconds, rss, message = run_case(setup, options.timeout, options.root)
         print(f"{name:46} {outcome:9} {seconds:8.3f} {rss:9.0f}  {message[:90]}", flush=True)
 
 

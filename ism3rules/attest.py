@@ -29,6 +29,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey
                                                                Ed25519PublicKey)
 
 from .errors import AttestationError
+from .inputfiles import (MAX_KEY_BYTES, PRIVATE_KEY, PUBLIC_KEY, REVIEW, SIGNATURE, SIGNED_REPORT,
+                         JsonProblem, Kind, parse_json, read_input)
+from .limits import DEFAULT_LIMITS, Limits
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -36,7 +39,7 @@ PREDICATE_TYPE = "urn:ism3rules:predicate:assessment-report:v1"
 PASSPHRASE_ENV = "ISM3_KEY_PASSPHRASE"
 BUNDLE_PREFIX = "bundle/"
 REVIEW_PREFIX = "review/"
-MAX_ENVELOPE_BYTES = 16 * 1024 * 1024
+MAX_ENVELOPE_BYTES = DEFAULT_LIMITS.max_signature_bytes   # --max-signature-bytes
 _ED25519_HELP = ("ism3 signs with Ed25519 keys: `openssl genpkey -algorithm ed25519 -out "
                  "key.pem` (public half: `openssl pkey -in key.pem -pubout -out key.pub`) or "
                  "`ism3 keygen`")
@@ -72,7 +75,7 @@ def load_private_key(path: Path, passphrase: Callable[[], bytes | None]) -> Ed25
         AttestationError: unreadable, not a PEM private key, a wrong passphrase, or a
             key of another type.
     """
-    data = _read(path, "private key")
+    data = read_input(path, PRIVATE_KEY, MAX_KEY_BYTES)
     if b"-----BEGIN" not in data:
         raise AttestationError(f"{path}: not a PEM file; {_ED25519_HELP}")
     encrypted = b"ENCRYPTED" in data
@@ -104,7 +107,7 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     Raises:
         AttestationError: unreadable, not a PEM public key, or a key of another type.
     """
-    data = _read(path, "public key")
+    data = read_input(path, PUBLIC_KEY, MAX_KEY_BYTES)
     if b"PRIVATE KEY" in data:
         raise AttestationError(f"{path}: this is a private key; give the public key "
                                "(`openssl pkey -in key.pem -pubout`), and keep the private "
@@ -116,17 +119,6 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise AttestationError(f"{path}: an {_kind_of(key)} key; {_ED25519_HELP}")
     return key
-
-
-def _read(path: Path, what: str, limit: int = 1024 * 1024) -> bytes:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
-    except OSError as exc:
-        raise AttestationError(f"{path}: cannot read the {what} ({exc.strerror})") from exc
-    if len(data) > limit:
-        raise AttestationError(f"{path}: too large for a {what}")
-    return data
 
 
 def keyid(key: Ed25519PublicKey) -> str:
@@ -156,16 +148,21 @@ def generate_keypair(private_path: Path, public_path: Path, passphrase: bytes | 
     return keyid(key.public_key())
 
 
-def sha256_file(path: Path) -> str:
-    """The sha256 of a file, hex. Raises AttestationError when it cannot be read."""
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError as exc:
-        raise AttestationError(f"{path}: cannot read ({exc.strerror})") from exc
-    return digest.hexdigest()
+def sha256_file(path: Path, kind: Kind = SIGNED_REPORT,
+                limit: int = DEFAULT_LIMITS.max_report_bytes) -> str:
+    """The sha256 of an input file (a report, a review), hex, read by the bounded reader
+    of input files within `limit` (`kind` names it in messages).
+
+    Raises:
+        Ism3Error (`kind.error`): the file cannot be read, is not a regular file or is
+            larger than `limit`.
+    """
+    return hashlib.sha256(read_input(path, kind, limit)).hexdigest()
+
+
+def read_review_sha256(review: Path, limits: Limits = DEFAULT_LIMITS) -> str:
+    """The sha256 of a review file, within `limits.max_review_bytes`. Raises ReviewError."""
+    return sha256_file(review, REVIEW, limits.max_review_bytes)
 
 
 @dataclass(frozen=True)
@@ -179,17 +176,23 @@ class Inputs:
     tool_version: str
     rules_sha256: str
     profiles: tuple[tuple[str, str], ...]              # (id, sha256)
+    # the digests of the report and of the review, of the very bytes that were checked
+    # (empty: read them when the statement is made)
+    report_sha256: str = ""
+    review_sha256: str | None = None
 
 
 def statement(inputs: Inputs, signer: str | None, key: Ed25519PublicKey,
               signed_at: datetime) -> dict[str, Any]:
     """The in-toto Statement v1 about `inputs`."""
-    subjects = [{"name": inputs.report.name, "digest": {"sha256": sha256_file(inputs.report)}}]
+    report_sha = inputs.report_sha256 or sha256_file(inputs.report)
+    subjects = [{"name": inputs.report.name, "digest": {"sha256": report_sha}}]
     subjects += [{"name": BUNDLE_PREFIX + path, "digest": {"sha256": sha}}
                  for path, sha in inputs.bundle_files if sha]
     if inputs.review is not None:
+        review_sha = inputs.review_sha256 or read_review_sha256(inputs.review)
         subjects.append({"name": REVIEW_PREFIX + inputs.review.name,
-                         "digest": {"sha256": sha256_file(inputs.review)}})
+                         "digest": {"sha256": review_sha}})
     return {
         "_type": STATEMENT_TYPE,
         "subject": subjects,
@@ -254,8 +257,37 @@ def _b64(text: Any, what: str) -> bytes:
         raise ValueError(f"{what} is not base64 ({exc})") from exc
 
 
-def open_envelope(path: Path, key: Ed25519PublicKey) -> tuple[dict[str, Any] | None, Check]:
-    """Read a DSSE envelope and check its signature with `key`.
+def read_envelope(path: Path, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """The bytes of a signature envelope, read once within `limits.max_signature_bytes`.
+
+    Raises:
+        AttestationError: missing, not a regular file (a pipe or a device is never
+            opened), or larger than the limit.
+    """
+    return read_input(path, SIGNATURE, limits.max_signature_bytes)
+
+
+def signed_bundle_paths(raw: bytes) -> list[str]:
+    """The bundle paths an envelope's statement names, unverified (only so that the same
+    files are hashed when the bundle no longer loads); [] when it names none."""
+    try:
+        envelope = parse_json(raw)
+        statement_ = parse_json(_b64(envelope.get("payload") if isinstance(envelope, dict)
+                                     else None, "payload"))
+        subjects = statement_.get("subject") if isinstance(statement_, dict) else None
+    except (JsonProblem, ValueError):
+        return []
+    if not isinstance(subjects, list):
+        return []
+    names = [s.get("name") for s in subjects if isinstance(s, dict)]
+    return [n[len(BUNDLE_PREFIX):] for n in names
+            if isinstance(n, str) and n.startswith(BUNDLE_PREFIX)]
+
+
+def open_envelope(path: Path, key: Ed25519PublicKey,
+                  raw: bytes | None = None) -> tuple[dict[str, Any] | None, Check]:
+    """Check the signature of the DSSE envelope `raw` (the bytes read from `path`, read
+    here when not given) with `key`.
 
     Returns (the statement, when the signature verifies, and the check). A truncated,
     altered or foreign envelope is a failed check, never an exception.
@@ -263,13 +295,14 @@ def open_envelope(path: Path, key: Ed25519PublicKey) -> tuple[dict[str, Any] | N
     Raises:
         AttestationError: the file cannot be read at all.
     """
-    raw = _read(path, "signature", MAX_ENVELOPE_BYTES)
+    if raw is None:
+        raw = read_envelope(path)
     try:
-        envelope = json.loads(raw.decode("utf-8"))
+        envelope = parse_json(raw)
         if not isinstance(envelope, dict):
             raise ValueError("not a JSON object")
         if envelope.get("payloadType") != PAYLOAD_TYPE:
-            raise ValueError(f"payloadType is {envelope.get('payloadType')!r}, not "
+            raise ValueError(f"payloadType is {str(envelope.get('payloadType'))[:80]!r}, not "
                              f"{PAYLOAD_TYPE!r}")
         payload = _b64(envelope.get("payload"), "payload")
         signatures = envelope.get("signatures")
@@ -277,9 +310,9 @@ def open_envelope(path: Path, key: Ed25519PublicKey) -> tuple[dict[str, Any] | N
             raise ValueError("no signatures")
         sigs = [(s.get("keyid"), _b64(s.get("sig"), "sig")) for s in signatures
                 if isinstance(s, dict)]
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except JsonProblem as exc:
         return None, Check("signature", False, f"{path} is not a complete DSSE envelope "
-                                               f"(truncated or not JSON: {exc})")
+                                               f"(truncated or not strict JSON: {exc})")
     except ValueError as exc:
         return None, Check("signature", False, f"{path} is not a valid DSSE envelope ({exc})")
     message = pae(PAYLOAD_TYPE, payload)
@@ -296,9 +329,9 @@ def open_envelope(path: Path, key: Ed25519PublicKey) -> tuple[dict[str, Any] | N
                                                f"{kids or 'unknown'}...): altered, or signed "
                                                "with another key")
     try:
-        stmt = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, Check("signature", False, f"the signed payload is not JSON ({exc})")
+        stmt = parse_json(payload)
+    except JsonProblem as exc:
+        return None, Check("signature", False, f"the signed payload is not strict JSON ({exc})")
     if (not isinstance(stmt, dict) or stmt.get("_type") != STATEMENT_TYPE
             or stmt.get("predicateType") != PREDICATE_TYPE
             or not isinstance(stmt.get("subject"), list)
@@ -306,22 +339,36 @@ def open_envelope(path: Path, key: Ed25519PublicKey) -> tuple[dict[str, Any] | N
         return None, Check("signature", False, "the signed payload is not an ism3rules in-toto "
                                                f"statement ({PREDICATE_TYPE})")
     pred = stmt["predicate"]
-    signer = pred.get("signer") or {}
+    signer = _mapping(pred.get("signer"))
     return stmt, Check("signature", True, f"Ed25519 key {keyid(key)[:16]}..., signer "
-                                          f"{signer.get('name') or 'not named'}, signed at "
-                                          f"{pred.get('signed_at')}")
+                                          f"{_str(signer.get('name')) or 'not named'}, signed at "
+                                          f"{_str(pred.get('signed_at'))}")
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one (a statement is read defensively)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str:
+    """`value` when it is text, else '' (a statement is read defensively)."""
+    return value if isinstance(value, str) else ""
 
 
 def verify(signature: Path, key: Ed25519PublicKey, report: Path,
-           bundle_files: Sequence[tuple[str, str | None]], review: Path | None) -> Verdict:
+           bundle_files: Sequence[tuple[str, str | None]], review: Path | None, *,
+           envelope: bytes | None = None, limits: Limits = DEFAULT_LIMITS) -> Verdict:
     """Check `signature` and compare its subjects with the files at hand.
 
     `bundle_files`: (path, sha256) of the bundle's manifest and referenced files now.
+    `envelope`: the bytes already read from `signature` (read here when not given).
+    The report and the review are read within `limits` (report and review bytes).
 
     Raises:
-        AttestationError: a file cannot be read.
+        AttestationError: the envelope or the report cannot be read (or is over its limit).
+        ReviewError: the review file cannot be read (or is over its limit).
     """
-    stmt, sig_check = open_envelope(signature, key)
+    stmt, sig_check = open_envelope(signature, key, envelope)
     if stmt is None:
         return Verdict((sig_check,), {})
     checks = [sig_check]
@@ -331,7 +378,7 @@ def verify(signature: Path, key: Ed25519PublicKey, report: Path,
         if isinstance(subject, dict) and isinstance(subject.get("digest"), dict):
             digests[str(subject.get("name"))] = str(subject["digest"].get("sha256"))
     report_name = str(pred.get("report"))
-    now = sha256_file(report)
+    now = sha256_file(report, SIGNED_REPORT, limits.max_report_bytes)
     if report_name not in digests:
         checks.append(Check("report", False, "the statement names no report"))
     elif digests[report_name] == now:
@@ -339,9 +386,11 @@ def verify(signature: Path, key: Ed25519PublicKey, report: Path,
     else:
         checks.append(Check(f"report {report}", False, f"sha256 {digests[report_name][:12]}... "
                                                        f"signed, now {now[:12]}..."))
-    prefix = str((pred.get("bundle") or {}).get("subject_prefix") or BUNDLE_PREFIX)
+    signed_bundle = _mapping(pred.get("bundle"))
+    prefix = _str(signed_bundle.get("subject_prefix")) or BUNDLE_PREFIX
     signed = {name[len(prefix):]: sha for name, sha in digests.items() if name.startswith(prefix)}
-    missing_then = set((pred.get("bundle") or {}).get("missing") or [])
+    missing = signed_bundle.get("missing")
+    missing_then = {m for m in missing if isinstance(m, str)} if isinstance(missing, list) else set()
     current = {path: sha for path, sha in bundle_files}
     bundle_ok = True
     for path in sorted(set(signed) | set(current) | missing_then):
@@ -371,7 +420,7 @@ def verify(signature: Path, key: Ed25519PublicKey, report: Path,
     elif review is not None and not review_name:
         checks.append(Check(f"review {review}", False, "the statement covers no review file"))
     elif review is not None:
-        now = sha256_file(review)
+        now = read_review_sha256(review, limits)
         old = digests.get(str(review_name))
         checks.append(Check(f"review {review}", old == now,
                             f"sha256 {now[:12]}..." if old == now else
@@ -380,22 +429,21 @@ def verify(signature: Path, key: Ed25519PublicKey, report: Path,
 
 
 # -- what a signature is about -------------------------------------------------------------
-def _bundle_files(bundle: Path, limits: Any = None) -> tuple[tuple[str, str | None], ...]:
-    """(path, sha256) of a bundle's manifest and every file it references, sorted.
+def _bundle_files(bundle: Path, limits: Limits | None = None
+                  ) -> tuple[tuple[str, str | None], ...]:
+    """(path, sha256) of a bundle's manifest and every file it references, sorted: the
+    loader's own digests, of the very bytes it read (no second reading).
 
     Raises:
         EvidenceError: the bundle cannot be read.
     """
-    from .digests import file_digests
-    from .evidence import find_manifest, load_bundle
-    from .limits import DEFAULT_LIMITS
+    from .evidence import load_bundle
 
-    root, manifest = find_manifest(bundle)
-    paths = [i.path for i in load_bundle(bundle, limits=limits or DEFAULT_LIMITS).items if i.path]
-    return tuple((f.path, f.sha256) for f in file_digests(root, manifest, paths))
+    return tuple((f.path, f.sha256) for f in load_bundle(bundle, limits=limits or DEFAULT_LIMITS).files)
 
 
-def current_bundle_files(bundle: Path, signed_paths: Sequence[str]
+def current_bundle_files(bundle: Path, signed_paths: Sequence[str],
+                         limits: Limits | None = None
                          ) -> tuple[tuple[tuple[str, str | None], ...], str | None]:
     """The bundle's files now, and a note when its manifest no longer reads as a bundle
     (then the files the statement names are hashed, so that every change still shows).
@@ -408,74 +456,85 @@ def current_bundle_files(bundle: Path, signed_paths: Sequence[str]
     from .evidence import MANIFEST, find_manifest
 
     try:
-        return _bundle_files(bundle), None
+        return _bundle_files(bundle, limits), None
     except EvidenceError as exc:
         root, manifest = find_manifest(bundle)
-        files = file_digests(root, manifest, [p for p in signed_paths if p != MANIFEST])
+        files = file_digests(root, manifest, [p for p in signed_paths if p != MANIFEST],
+                             limits or DEFAULT_LIMITS)
         return (tuple((f.path, f.sha256) for f in files),
                 f"{MANIFEST} is no longer a valid bundle: {str(exc).splitlines()[0]}")
 
 
 def collect_inputs(report: Path, bundle: Path | None, review: Path | None,
-                   rules_dir: Path | None = None, profile_refs: Sequence[str] = ()) -> Inputs:
+                   rules_dir: Path | None = None, profile_refs: Sequence[str] = (), *,
+                   limits: Limits = DEFAULT_LIMITS, review_sha256: str | None = None) -> Inputs:
     """What `ism3 sign` attests, checked against the report so that a signature never
     covers a report together with inputs it was not made from.
 
     A JSON report (ism3-report/1) names its inputs: they must equal the bundle (and
     review) at hand; without --bundle they are taken from it. Any other report (HTML,
     Markdown, OSCAL) must name the bundle's digest, the rules' digest and the review's
-    digest in its text, as those formats do.
+    digest in its text, as those formats do. The report and the review are each read
+    once, within `limits`: what is checked is what is signed. `review_sha256`: the
+    digest of the review when the caller has read it already.
 
     Raises:
-        AttestationError: a mismatch, or a report that names none of its inputs.
+        AttestationError: a mismatch, a report that names none of its inputs, or a report
+            that cannot be read (or is over its limit).
+        ReportError: a JSON report that does not match its own digests.
+        ReviewError: the review cannot be read (or is over its limit).
         EvidenceError, RuleError, ProfileError: the bundle, rules or a profile cannot be read.
     """
     from . import __version__
-    from .digests import combined_digest
-    from .digests import FileDigest
+    from .digests import FileDigest, combined_digest
     from .profiles import list_shipped, resolve_profile
     from .report import SCHEMA
+    from .report_check import check_report
     from .rules import load_rulebook
 
-    raw = _read(report, "report", 512 * 1024 * 1024)
+    raw = read_input(report, SIGNED_REPORT, limits.max_report_bytes)
+    report_sha = hashlib.sha256(raw).hexdigest()
     text = raw.decode("utf-8", errors="replace")
     document: dict[str, Any] | None = None
     try:
-        loaded = json.loads(text)
+        loaded = parse_json(raw, limits.max_report_depth)
         if isinstance(loaded, dict) and loaded.get("schema") == SCHEMA:
             document = loaded
-    except json.JSONDecodeError:
-        pass
-    review_sha = sha256_file(review) if review is not None else None
+    except JsonProblem as problem:
+        if text.lstrip()[:1] in ("{", "["):     # JSON, damaged: never judged by its text
+            where = f"{report}:{problem.line}" if problem.line else str(report)
+            raise AttestationError(f"{where}: not valid JSON ({problem}); sign the report "
+                                   "as `ism3 evaluate` wrote it") from None
+        # not a JSON report: another format, judged by its text
+    if review is not None and review_sha256 is None:
+        review_sha256 = read_review_sha256(review, limits)
     if document is not None:
-        inputs = document.get("inputs") or {}
-        try:
-            recorded = tuple((str(f["path"]), f.get("sha256")) for f in inputs["bundle_files"])
-        except (KeyError, TypeError) as exc:
-            raise AttestationError(f"{report}: the report records no bundle digests") from exc
-        files = _bundle_files(bundle) if bundle is not None else recorded
+        check_report(document, str(report))   # its shape, and its digests agree with each other
+        inputs = document["inputs"]
+        recorded = tuple((str(f["path"]), f.get("sha256")) for f in inputs["bundle_files"])
+        files = _bundle_files(bundle, limits) if bundle is not None else recorded
         if files != recorded:
             changed = sorted({p for p, _ in set(files) ^ set(recorded)})
             raise AttestationError(f"{report}: was not made from {bundle} as it is now "
                                    f"({', '.join(changed[:5])} differ); `ism3 verify` says "
                                    "more; evaluate again before signing")
-        made_with = (document.get("review") or {}).get("sha256")
+        made_with = _str(_mapping(document.get("review")).get("sha256")) or None
         if made_with and review is None:
             raise AttestationError(f"{report}: was made with a review file (sha256 "
                                    f"{made_with[:12]}...); give it with --review")
-        if review is not None and made_with != review_sha:
+        if review is not None and made_with != review_sha256:
             raise AttestationError(f"{report}: was not made with {review} "
                                    + ("(it records no review)" if not made_with else
                                       f"(it records review sha256 {made_with[:12]}...)"))
         return Inputs(report, files, combined_digest(FileDigest(p, s) for p, s in files), review,
-                      str((document.get("tool") or {}).get("version") or __version__),
-                      str(inputs.get("rules_sha256") or ""),
-                      tuple((str(p.get("id")), str(p.get("sha256")))
-                            for p in inputs.get("profiles") or [] if isinstance(p, dict)))
+                      _str(_mapping(document.get("tool")).get("version")) or __version__,
+                      str(inputs["rules_sha256"]),
+                      tuple((str(p["id"]), str(p["sha256"])) for p in inputs["profiles"]),
+                      report_sha, review_sha256)
     if bundle is None:
         raise AttestationError(f"{report}: not a JSON report; give the bundle it was made "
                                "from with --bundle BUNDLE")
-    files = _bundle_files(bundle)
+    files = _bundle_files(bundle, limits)
     combined = combined_digest(FileDigest(p, s) for p, s in files)
     if combined not in text:
         raise AttestationError(f"{report}: does not name the digest of {bundle} ({combined[:12]}"
@@ -485,9 +544,10 @@ def collect_inputs(report: Path, bundle: Path | None, review: Path | None,
     if rules not in text:
         raise AttestationError(f"{report}: does not name the digest of the rules "
                                f"({rules[:12]}...); give the --rules-dir it was made with")
-    if review_sha is not None and review_sha not in text:
+    if review_sha256 is not None and review_sha256 not in text:
         raise AttestationError(f"{report}: does not name the digest of {review} "
-                               f"({review_sha[:12]}...): it was made without this review")
+                               f"({review_sha256[:12]}...): it was made without this review")
     profiles = [resolve_profile(ref) for ref in profile_refs] or list(list_shipped())
     named = tuple((p.id, p.sha256) for p in profiles if p.sha256 in text)
-    return Inputs(report, files, combined, review, __version__, rules, named)
+    return Inputs(report, files, combined, review, __version__, rules, named, report_sha,
+                  review_sha256)

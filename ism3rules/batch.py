@@ -41,7 +41,6 @@ import multiprocessing
 import os
 import re
 import signal
-import stat
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -616,40 +615,27 @@ def _summary(tool: dict[str, Any], profiles: list[dict[str, Any]], inputs: dict[
 
 
 def read_summary(path: Path, max_bytes: int = MAX_SUMMARY_BYTES) -> dict[str, Any]:
-    """A summary file (ism3-batch/1 JSON), read within `max_bytes`.
+    """A summary file (ism3-batch/1 JSON), read once within `max_bytes` by the bounded
+    reader of input files, and parsed as strict JSON.
 
     Raises:
-        ReportError: the file is not a regular file, is larger than `max_bytes`, or
-            is not JSON holding an object.
+        ReportError: the file is missing or not a regular file (a pipe or a device is
+            never opened), is larger than `max_bytes`, or is not strict JSON holding an
+            object.
     """
+    from .inputfiles import SUMMARY, JsonProblem, parse_json, read_input
+    from .safe import terminal
+
+    raw = read_input(path, SUMMARY, max_bytes)
+    shown = terminal(str(path))
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as exc:
-        raise ReportError(f"{path}: {exc.strerror or exc}") from exc
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ReportError(f"{path}: not a regular file; give the summary file that "
-                              "`ism3 batch -f json -o FILE` wrote")
-        if info.st_size > max_bytes:
-            raise ReportError(f"{path}: {info.st_size} bytes, over the limit of {max_bytes} "
-                              "bytes (--max-summary-bytes)")
-        data = handle.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise ReportError(f"{path}: over the limit of {max_bytes} bytes (--max-summary-bytes)")
-    try:
-        document = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        where = f":{exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
-        raise ReportError(f"{path}{where}: not a batch summary (JSON): {exc}") from exc
+        document = parse_json(raw)
+    except JsonProblem as exc:
+        where = f":{exc.line}" if exc.line else ""
+        raise ReportError(f"{shown}{where}: not a batch summary (JSON): {exc}") from exc
     if not isinstance(document, dict):
-        raise ReportError(f"{path}: not a batch summary: the JSON is not an object")
+        raise ReportError(f"{shown}: not a batch summary: the JSON is not an object")
     return document
-
-
-def _no_constant(name: str) -> Any:
-    """Refuse NaN and Infinity, which no summary holds."""
-    raise ValueError(f"{name} is not a number a summary holds")
 
 
 _SHARD_KEYS = ("index", "count", "batch_bundles", "batch_sha256")
@@ -712,8 +698,9 @@ def merge_summaries(named: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, An
                              f"{expected}, it holds {len(document['bundles'])}")
         bundles.extend(document["bundles"])
     if paths_digest([b["path"] for b in bundles]) != first["shard"]["batch_sha256"]:
-        raise BatchError("the shards' bundles are not the batch they were cut from (a "
-                         "summary was edited, or shards of other batches are mixed)")
+        raise BatchError(f"the shards' bundles ({', '.join(n for n, _ in named)}) are not the "
+                         "batch they were cut from (a summary was edited, or shards of other "
+                         "batches are mixed)")
     return _summary(first["tool"], first["profiles"], first["inputs"], None, bundles)
 
 

@@ -1,4 +1,4 @@
-"""Bounds on what reading one untrusted evidence bundle (or report) may cost (see SECURITY.md).
+"""Bounds on what reading one untrusted evidence bundle (or another input file) may cost (see SECURITY.md).
 
 Every limit is counted in bytes or items, has a default that no honest bundle comes
 near, and a CLI flag to change it; an input that exceeds one is an input error that
@@ -44,6 +44,10 @@ class Limits:
       observation outside its band is one).
     - max_report_bytes: size of a JSON report given back to the tool (`verify`).
     - max_report_depth: nesting of lists and objects in such a report.
+    - max_review_bytes: size of an auditor's review file (`--review`).
+    - max_template_bytes: size of an HTML template (`--template`), the files it
+      includes from its folder counted with it.
+    - max_signature_bytes: size of a signature envelope (`verify --signature`).
     """
 
     max_bytes: int = 16 * MIB
@@ -60,6 +64,9 @@ class Limits:
     max_facts: int = 20_000
     max_report_bytes: int = 64 * MIB
     max_report_depth: int = 32
+    max_review_bytes: int = 16 * MIB
+    max_template_bytes: int = 1 * MIB
+    max_signature_bytes: int = 16 * MIB
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -85,6 +92,9 @@ FLAGS = {
     "max_facts": "--max-facts",
     "max_report_bytes": "--max-report-bytes",
     "max_report_depth": "--max-report-depth",
+    "max_review_bytes": "--max-review-bytes",
+    "max_template_bytes": "--max-template-bytes",
+    "max_signature_bytes": "--max-signature-bytes",
 }
 
 

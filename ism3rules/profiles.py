@@ -9,8 +9,9 @@ from typing import Any
 
 from .catalogue import Catalogue, load_catalogue, suggest_process
 from .errors import ProfileError, did_you_mean
+from .inputfiles import MAX_CONFIG_BYTES, PROFILE, read_yaml
 from .paths import shipped_dir
-from .yamlio import Node, load_yaml_digest
+from .yamlio import Node
 
 SCHEMA = "ism3-profile/1"
 SOURCES = ("standard", "derived", "custom")
@@ -101,10 +102,10 @@ def resolve_profile(ref: str, catalogue: Catalogue | None = None) -> Profile:
         ProfileError: no such profile, or it is invalid.
     """
     path = Path(ref)
-    if path.is_file() or ref.endswith((".yaml", ".yml")) or "/" in ref or "\\" in ref:
-        if not path.is_file():
+    if path.exists() or ref.endswith((".yaml", ".yml")) or "/" in ref or "\\" in ref:
+        if not path.exists():
             raise ProfileError(f"{ref}: no such profile file")
-        return load_profile_file(path, catalogue)
+        return load_profile_file(path, catalogue)   # a pipe, a device, a folder: refused there
     shipped = list_shipped(catalogue)
     for prof in shipped:
         if prof.id == ref:
@@ -121,10 +122,8 @@ def load_profile_file(path: Path, catalogue: Catalogue | None = None) -> Profile
         ProfileError: with file, line and what is wrong, for the first problem found.
     """
     catalogue = catalogue or load_catalogue()
-    try:
-        data, digest = load_yaml_digest(path)   # the digest of the very bytes parsed
-    except ValueError as exc:
-        raise ProfileError(str(exc)) from exc
+    # read once, within a fixed size: the digest is of the very bytes parsed
+    data, digest = read_yaml(path, PROFILE, MAX_CONFIG_BYTES)
 
     def fail(node: Node | None, key: str | None, message: str) -> ProfileError:
         line = node.line_of(key) if node is not None and key else (node.line if node else 0)

@@ -1,7 +1,8 @@
 """Reports given back to the tool (diff, history): read strictly, checked against themselves.
 
-A report file is untrusted input. It is read within a size limit, parsed as strict
-JSON (no duplicate keys, no NaN or Infinity), and must be an `ism3-report/1`
+A report file is untrusted input. It is read by the one bounded reader of input files
+(`inputfiles`: a regular file only, within a size limit, once), parsed as strict JSON
+(no duplicate keys, no NaN or Infinity, nesting bounded), and must be an `ism3-report/1`
 document with the shape `ism3 evaluate --format json` writes. Then every digest it
 records that can be recomputed from the report alone is recomputed:
 
@@ -32,7 +33,8 @@ from .errors import ReportError
 
 SCHEMA = "ism3-report/1"      # report.SCHEMA, not imported: reading the history needs no loaders
 
-MAX_REPORT_BYTES = 64 * 1024 * 1024
+MAX_REPORT_BYTES = 64 * 1024 * 1024   # limits.Limits.max_report_bytes, not imported (as SCHEMA)
+MAX_REPORT_DEPTH = 32                 # limits.Limits.max_report_depth
 CAPABILITIES = ("none", "initial", "managed", "defined", "controlled", "optimized")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -53,67 +55,52 @@ def report_sha256(document: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def parse_report(raw: bytes, source: str) -> dict[str, Any]:
+def parse_report(raw: bytes, source: str, max_depth: int = MAX_REPORT_DEPTH) -> dict[str, Any]:
     """Parse and check the bytes of a report file; `source` names it in messages.
 
     Raises:
-        ReportError: not UTF-8 JSON, not an ism3-report/1 document of the expected
-            shape, or a report whose digests do not match its own content.
+        ReportError: not strict UTF-8 JSON (duplicate keys, NaN, infinities refused),
+            nested deeper than `max_depth`, not an ism3-report/1 document of the
+            expected shape, or a report whose digests do not match its own content.
     """
+    from .inputfiles import JsonProblem, parse_json
+
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ReportError(f"{source}: not UTF-8 text; give the JSON report "
-                          "(`ism3 evaluate --format json`)") from exc
-    try:
-        document = json.loads(text, object_pairs_hook=_no_duplicates,
-                              parse_constant=_refuse_constant)
-    except json.JSONDecodeError as exc:
-        stripped = text.strip()
-        cut = stripped.startswith("{") and not stripped.endswith("}")
-        what = "cut short (truncated)" if cut else f"not JSON ({exc.msg})"
-        raise ReportError(f"{source}:{exc.lineno}: the report is {what}; give the whole JSON "
-                          "report (`ism3 evaluate --format json`), not another format") from exc
-    except ValueError as exc:
+        document = parse_json(raw, max_depth)
+    except JsonProblem as exc:
+        if "UTF-8" in str(exc):
+            raise ReportError(f"{source}: not UTF-8 text; give the JSON report "
+                              "(`ism3 evaluate --format json`)") from exc
+        if exc.line:
+            what = "cut short (truncated)" if exc.truncated else f"not JSON ({exc})"
+            raise ReportError(f"{source}:{exc.line}: the report is {what}; give the whole JSON "
+                              "report (`ism3 evaluate --format json`), not another "
+                              "format") from exc
+        if "nested" in str(exc):
+            raise ReportError(f"{source}: JSON nested too deeply to be an ism3 report ({exc}; "
+                              "--max-report-depth changes it)") from exc
         raise ReportError(f"{source}: not a report written by ism3: {exc}; {_REMEDY}") from exc
-    except RecursionError as exc:
-        raise ReportError(f"{source}: JSON nested too deeply to be an ism3 report") from exc
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         found = document.get("schema") if isinstance(document, dict) else None
-        raise ReportError(f"{source}: schema is {found!r}; expected an '{SCHEMA}' JSON report "
-                          "(`ism3 evaluate --format json`)")
+        raise ReportError(f"{source}: schema is {str(repr(found))[:80]}; expected an '{SCHEMA}' "
+                          "JSON report (`ism3 evaluate --format json`)")
     check_report(document, source)
     return document
 
 
-def load_report_file(path: Path, max_bytes: int = MAX_REPORT_BYTES) -> dict[str, Any]:
-    """Read, parse and check the report file at `path` (see `parse_report`).
+def load_report_file(path: Path, max_bytes: int = MAX_REPORT_BYTES,
+                     max_depth: int = MAX_REPORT_DEPTH) -> dict[str, Any]:
+    """Read (once, through the bounded reader of input files), parse and check the report
+    file at `path` (see `parse_report`).
 
     Raises:
-        ReportError: the file cannot be read, is larger than `max_bytes`, or fails
-            `parse_report`.
+        ReportError: the file is missing, not a regular file (a pipe or a device is never
+            opened), larger than `max_bytes`, or fails `parse_report`.
     """
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(max_bytes + 1)
-    except OSError as exc:
-        raise ReportError(f"{path}: cannot read the report ({exc.strerror or exc})") from exc
-    if len(raw) > max_bytes:
-        raise ReportError(f"{path}: larger than {max_bytes} bytes; not an ism3 report")
-    return parse_report(raw, str(path))
+    from .inputfiles import REPORT, read_input
+
+    raw = read_input(path, REPORT, max_bytes)
+    return parse_report(raw, str(path), max_depth)
 
 
 class _Checker:
@@ -301,5 +288,5 @@ def _check_digests(c: _Checker, document: dict[str, Any], files: dict[str, str |
                              f"but the levels met say {leading}")
 
 
-__all__ = ["MAX_REPORT_BYTES", "canonical_json", "check_report", "load_report_file",
+__all__ = ["MAX_REPORT_BYTES", "MAX_REPORT_DEPTH", "canonical_json", "check_report", "load_report_file",
            "parse_report", "report_sha256"]

@@ -13,7 +13,6 @@ What a decision *does* to the verdicts is not decided here: the decision becomes
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,9 +23,10 @@ from typing import Any
 from .catalogue import Catalogue
 from .errors import ReviewError, did_you_mean
 from .evidence import Bundle, EvidenceItem, parse_date, printable
-from .limits import DEFAULT_LIMITS, Limits
+from .inputfiles import REVIEW, read_yaml
+from .limits import DEFAULT_LIMITS, FLAGS, Limits
 from .rules import SEVERITIES
-from .yamlio import Node, load_yaml
+from .yamlio import Node
 
 SCHEMA = "ism3-review/1"
 DECISIONS = ("accepted", "rejected", "pending")
@@ -218,10 +218,8 @@ def load_review(path: Path, limits: Limits = DEFAULT_LIMITS) -> Review:
     Raises:
         ReviewError: one line per problem, each starting with the file and line.
     """
-    try:
-        data = load_yaml(path, limits)
-    except ValueError as exc:
-        raise ReviewError(printable(str(exc))) from exc
+    # read once, within --max-review-bytes: the digest is of the very bytes parsed
+    data, sha256 = read_yaml(path, REVIEW, limits.max_review_bytes, limits, FLAGS)
     problems = _Problems(path)
     if not isinstance(data, Node):
         raise ReviewError(f"{path}:1: a review must be a mapping with 'schema: {SCHEMA}' "
@@ -306,7 +304,7 @@ def load_review(path: Path, limits: Limits = DEFAULT_LIMITS) -> Review:
             else:
                 signoff = SignOff(name, day, statement)
     problems.raise_if_any()
-    return Review(path, hashlib.sha256(path.read_bytes()).hexdigest(), engagement, eng.line,
+    return Review(path, sha256, engagement, eng.line,
                   eng.line_of("client"), items, processes, findings, signoff)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -17,8 +18,9 @@ from typing import Any
 
 from .catalogue import Catalogue, load_catalogue
 from .errors import RuleError, did_you_mean
+from .inputfiles import MAX_CONFIG_BYTES, MAX_RULE_FILES, RULE_FILE, read_yaml
 from .paths import shipped_dir
-from .yamlio import Node, load_yaml_digest
+from .yamlio import Node
 
 SCHEMA = "ism3-rules/1"
 RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
@@ -289,9 +291,12 @@ def load_rulebook(directory: Path | None = None, catalogue: Catalogue | None = N
     directory = directory or shipped_dir("rules")
     if not directory.is_dir():
         raise RuleError(f"{directory}: rules folder not found")
-    paths = sorted(directory.glob("*.yaml"))
+    paths = sorted(itertools.islice(directory.glob("*.yaml"), MAX_RULE_FILES + 1))
     if not paths:
         raise RuleError(f"{directory}: no rule files (*.yaml) in this folder")
+    if len(paths) > MAX_RULE_FILES:
+        raise RuleError(f"{directory}: more than {MAX_RULE_FILES} rule files (*.yaml) in this "
+                        "folder (a fixed limit)")
     files = tuple(load_rule_file(p, catalogue) for p in paths)
     seen: dict[str, str] = {}
     for f in files:
@@ -308,10 +313,8 @@ def load_rule_file(path: Path, catalogue: Catalogue) -> RuleFile:
     Raises:
         RuleError: naming the file, line and rule for the first problem found.
     """
-    try:
-        data, digest = load_yaml_digest(path)   # the digest of the very bytes parsed
-    except ValueError as exc:
-        raise RuleError(str(exc)) from exc
+    # read once, within a fixed size: the digest is of the very bytes parsed
+    data, digest = read_yaml(path, RULE_FILE, MAX_CONFIG_BYTES)
     if not isinstance(data, Node):
         raise RuleError(f"{path}:1: a rule file must be a mapping with 'schema: {SCHEMA}'")
     _no_unknown(data, FILE_KEYS, path, None)

@@ -14,17 +14,16 @@ a named pipe or a device given as the report or as the manifest is refused at on
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .bundlefs import Refused, TooLarge, read_regular
 from .digests import FileDigest, combined_digest, file_digests, normalise
 from .errors import EvidenceError, ReportError
 from .evidence import MANIFEST, find_manifest, load_bundle, printable
+from .inputfiles import REPORT, JsonProblem, parse_json, read_input
 from .limits import DEFAULT_LIMITS, FLAGS, Limits
 from .profiles import list_shipped, resolve_profile
 from .report import SCHEMA
@@ -57,28 +56,9 @@ class Verification:
         return not self.differences and not self.not_checked
 
 
-def _depth(document: Any) -> int:
-    """The nesting depth of a parsed JSON document (a scalar is 0), without recursion."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(document, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            node = list(node.values())
-        elif not isinstance(node, list):
-            continue
-        depth += 1
-        deepest = max(deepest, depth)
-        stack.extend((child, depth) for child in node if isinstance(child, (dict, list)))
-    return deepest
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def load_report(path: Path, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
-    """Read a JSON report written by `ism3 evaluate --format json`, within `limits`.
+    """Read a JSON report written by `ism3 evaluate --format json`, within `limits`
+    (once, through the bounded reader of input files).
 
     Raises:
         ReportError: not a regular file, larger than `limits.max_report_bytes`, nested
@@ -86,35 +66,20 @@ def load_report(path: Path, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
             or without digests.
     """
     shown = printable(str(path))
+    raw = read_input(path, REPORT, limits.max_report_bytes)
     try:
-        raw = read_regular(path, limits.max_report_bytes)
-    except Refused as exc:
-        raise ReportError(f"{shown}: expected a JSON report file, found {exc}") from None
-    except TooLarge as exc:
-        raise ReportError(f"{shown}: {exc} for a report ({FLAGS['max_report_bytes']} "
-                          "changes it)") from None
-    except OSError as exc:
-        raise ReportError(f"{shown}: cannot read the report ({exc.strerror})") from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ReportError(f"{shown}: not UTF-8 text; give the JSON report "
-                          "(`ism3 evaluate --format json`)") from exc
-    try:
-        document = json.loads(text, parse_constant=_no_constant)
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{shown}:{exc.lineno}: not JSON ({exc.msg}); give the JSON report "
-                          "(`ism3 evaluate --format json`), not another format") from exc
-    except RecursionError:
-        raise ReportError(f"{shown}: nested deeper than the limit of "
-                          f"{limits.max_report_depth} levels ({FLAGS['max_report_depth']} "
-                          "changes it)") from None
-    except ValueError as exc:  # NaN, Infinity: not in strict JSON, never written by ism3
+        document = parse_json(raw, limits.max_report_depth)
+    except JsonProblem as exc:
+        if "UTF-8" in str(exc):
+            raise ReportError(f"{shown}: not UTF-8 text; give the JSON report "
+                              "(`ism3 evaluate --format json`)") from exc
+        if exc.line:
+            raise ReportError(f"{shown}:{exc.line}: not JSON ({exc}); give the JSON report "
+                              "(`ism3 evaluate --format json`), not another format") from exc
+        if "nested" in str(exc):
+            raise ReportError(f"{shown}: {exc} ({FLAGS['max_report_depth']} "
+                              "changes it)") from None
         raise ReportError(f"{shown}: not strict JSON ({exc})") from None
-    depth = _depth(document)
-    if depth > limits.max_report_depth:
-        raise ReportError(f"{shown}: nested {depth} levels deep, more than the limit of "
-                          f"{limits.max_report_depth} ({FLAGS['max_report_depth']} changes it)")
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         found = document.get("schema") if isinstance(document, dict) else None
         raise ReportError(f"{shown}: schema is {printable(repr(found))[:80]}; expected a "

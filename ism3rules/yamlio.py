@@ -10,6 +10,7 @@ memory. Every mapping remembers the line of each key so errors can say where the
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -83,16 +84,19 @@ def _line(mark: Any) -> int:
     return int(mark.line) + 1 if mark is not None else 0
 
 
-def _over(limit: str, limits: Limits, what: str, mark: Any) -> YamlLimitError:
+def _over(limit: str, limits: Limits, what: str, mark: Any,
+          flags: Mapping[str, str] = FLAGS) -> YamlLimitError:
     value = getattr(limits, limit)
-    return YamlLimitError(f"line {_line(mark)}: {what} (limit {value}; "
-                          f"{FLAGS[limit]} changes it for a trusted file)")
+    changes = (f"{flags[limit]} changes it for a trusted file" if limit in flags
+               else "a fixed limit for this file")
+    return YamlLimitError(f"line {_line(mark)}: {what} (limit {value}; {changes})")
 
 
 class _SafeLoader(_Parsing, Composer, SafeConstructor, Resolver):
     """libyaml (or pure-Python) parser, Python composer with limits, safe constructor."""
 
     limits: Limits = DEFAULT_LIMITS
+    flags: Mapping[str, str] = FLAGS     # the flag that changes each limit, for messages
 
     def __init__(self, stream: str) -> None:
         _Parsing.__init__(self, stream)
@@ -114,12 +118,13 @@ class _SafeLoader(_Parsing, Composer, SafeConstructor, Resolver):
             self._aliases += 1
             if self._aliases > self.limits.max_aliases:
                 raise _over("max_aliases", self.limits,
-                            f"more than {self.limits.max_aliases} YAML aliases", event.start_mark)
+                            f"more than {self.limits.max_aliases} YAML aliases", event.start_mark,
+                            self.flags)
             return super().compose_node(parent, index)
         self._nodes += 1
         if self._nodes > self.limits.max_nodes:
             raise _over("max_nodes", self.limits, f"more than {self.limits.max_nodes} YAML "
-                        "nodes (values, lists and mappings)", event.start_mark)
+                        "nodes (values, lists and mappings)", event.start_mark, self.flags)
         tag = getattr(event, "tag", None)
         if tag is not None and tag not in ALLOWED_TAGS:
             shown = "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
@@ -132,14 +137,15 @@ class _SafeLoader(_Parsing, Composer, SafeConstructor, Resolver):
         try:
             if self._depth > self.limits.max_depth:
                 raise _over("max_depth", self.limits,
-                            f"nesting deeper than {self.limits.max_depth} levels", event.start_mark)
+                            f"nesting deeper than {self.limits.max_depth} levels", event.start_mark,
+                            self.flags)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
     def construct_document(self, node: Any) -> Any:
         if self._aliases:  # without aliases the nodes form a tree, checked while composed
-            _check_graph(node, self.limits)
+            _check_graph(node, self.limits, self.flags)
         return super().construct_document(node)
 
     def construct_yaml_map_lines(self, node: yaml.MappingNode) -> Node:
@@ -186,7 +192,7 @@ _SafeLoader.add_constructor(  # type: ignore[type-var]
     _CORE + "int", _SafeLoader.construct_yaml_int_bounded)
 
 
-def _check_graph(root: Any, limits: Limits) -> None:
+def _check_graph(root: Any, limits: Limits, flags: Mapping[str, str] = FLAGS) -> None:
     """Refuse recursive aliases, nesting too deep through aliases, and alias bombs.
 
     One pass over the distinct nodes (never over the expansion), computing for each
@@ -228,16 +234,17 @@ def _check_graph(root: Any, limits: Limits) -> None:
                 stack.append((kid, False))
     if height[id(root)] > limits.max_depth:
         raise _over("max_depth", limits, f"nesting deeper than {limits.max_depth} levels "
-                    "once aliases are followed", root.start_mark)
+                    "once aliases are followed", root.start_mark, flags)
     added = size[id(root)] - len(size)
     if added > limits.max_alias_expansion:
         raise _over("max_alias_expansion", limits, "aliases expand to more than "
-                    f"{limits.max_alias_expansion} extra nodes (an alias bomb?)", root.start_mark)
+                    f"{limits.max_alias_expansion} extra nodes (an alias bomb?)", root.start_mark,
+                    flags)
     added_bytes = text[id(root)] - own_bytes
     if added_bytes > limits.max_alias_bytes:
         raise _over("max_alias_bytes", limits, "aliases expand to more than "
                     f"{limits.max_alias_bytes} extra bytes of text (an alias bomb?)",
-                    root.start_mark)
+                    root.start_mark, flags)
 
 
 def _children(node: Any) -> list[Any] | None:
@@ -283,13 +290,19 @@ def load_yaml_digest(path: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Any, 
     return parse_yaml(raw, path, limits), hashlib.sha256(raw).hexdigest()
 
 
-def parse_yaml(raw: bytes, path: Path | str, limits: Limits = DEFAULT_LIMITS) -> Any:
+def parse_yaml(raw: bytes, path: Path | str, limits: Limits = DEFAULT_LIMITS,
+               flags: Mapping[str, str] = FLAGS) -> Any:
     """One YAML document from the bytes `raw` (read from `path`), within `limits`.
+
+    `flags` names the flag that changes each limit in messages: those of the bundle
+    commands by default; a limit missing from it is said to be fixed (a file read by
+    a command that has no such flag). The size of `raw` is the caller's to bound when
+    `flags` is not the default (its own reader did).
 
     Raises:
         ValueError: as `load_yaml`, naming `path`.
     """
-    if len(raw) > limits.max_bytes:
+    if flags is FLAGS and len(raw) > limits.max_bytes:
         raise ValueError(f"{path}: {len(raw)} bytes is larger than the limit of "
                          f"{limits.max_bytes} bytes ({FLAGS['max_bytes']} changes it)")
     try:
@@ -300,6 +313,7 @@ def parse_yaml(raw: bytes, path: Path | str, limits: Limits = DEFAULT_LIMITS) ->
                          "save the file as UTF-8") from exc
     loader = _SafeLoader(text)
     loader.limits = limits
+    loader.flags = flags
     try:
         return loader.get_single_data()
     except YamlLimitError as exc:

@@ -179,7 +179,7 @@ def test_merge_refuses_an_edited_or_foreign_summary(fleet: Path, tmp_path: Path,
     broken.write_text('{"schema": "ism3-batch/1",\n  "tool": }')
     assert f"{broken}:2: not a batch summary (JSON)" in merge_error([broken])
     broken.write_text('{"schema": "ism3-batch/1", "tool": NaN}')
-    assert "NaN is not a number a summary holds" in merge_error([broken])
+    assert "NaN is not a JSON number" in merge_error([broken])
     assert "no such file" in merge_error([tmp_path / "absent.json"]).lower()
 
 
@@ -191,7 +191,8 @@ def test_merge_refuses_what_is_not_a_regular_file_or_too_large(tmp_path: Path,
     result = CliRunner().invoke(main, ["batch", "merge", *map(str, three),
                                        "--max-summary-bytes", "100"])
     assert result.exit_code == 2
-    assert "over the limit of 100 bytes (--max-summary-bytes)" in result.output
+    assert "is larger than the limit of 100 bytes for a batch summary (--max-summary-bytes " \
+           "changes it)" in result.output
     assert MAX_SUMMARY_BYTES == batch_module.MAX_SUMMARY_BYTES
 
 

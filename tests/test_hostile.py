@@ -251,10 +251,12 @@ def test_limit_flags_can_be_raised_for_a_trusted_bundle(tmp_path: Path) -> None:
 
 
 def test_cli_limit_flags_match_the_library_defaults() -> None:
-    from cli import LIMIT_OPTIONS, REPORT_LIMIT_OPTIONS
+    from cli import (LIMIT_OPTIONS, REPORT_LIMIT_OPTIONS, REVIEW_LIMIT_OPTIONS,
+                     SIGNATURE_LIMIT_OPTIONS, TEMPLATE_LIMIT_OPTIONS)
     from ism3rules.limits import DEFAULT_LIMITS, FLAGS
 
-    options = LIMIT_OPTIONS + REPORT_LIMIT_OPTIONS
+    options = (LIMIT_OPTIONS + REPORT_LIMIT_OPTIONS + REVIEW_LIMIT_OPTIONS + TEMPLATE_LIMIT_OPTIONS
+               + SIGNATURE_LIMIT_OPTIONS)
     assert {name: flag for name, flag, _, _ in options} == FLAGS
     assert all(getattr(DEFAULT_LIMITS, name) == default for name, _, default, _ in options)
 

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from cli import LIMIT_OPTIONS, REPORT_LIMIT_OPTIONS, main
+from cli import (LIMIT_OPTIONS, REPORT_LIMIT_OPTIONS, REVIEW_LIMIT_OPTIONS,
+                 SIGNATURE_LIMIT_OPTIONS, TEMPLATE_LIMIT_OPTIONS, main)
 from conftest import ROOT, doc_item, metric_item, write_bundle
 from ism3rules import bundlefs
 from ism3rules.errors import EvidenceError
@@ -52,11 +53,21 @@ def _sparse(path: Path, head: str, size: int) -> None:
         handle.truncate(size)
 
 
+# What each command reads besides a bundle, and so the limit flags it takes on top.
+OTHER_FILES = {
+    "evaluate": REVIEW_LIMIT_OPTIONS + TEMPLATE_LIMIT_OPTIONS,
+    "gap": REVIEW_LIMIT_OPTIONS, "compare": REVIEW_LIMIT_OPTIONS,
+    "explain": REVIEW_LIMIT_OPTIONS,
+    "verify": REPORT_LIMIT_OPTIONS + REVIEW_LIMIT_OPTIONS + SIGNATURE_LIMIT_OPTIONS,
+    "sign": REPORT_LIMIT_OPTIONS + REVIEW_LIMIT_OPTIONS,
+}
+
+
 @pytest.mark.parametrize("command", ["evaluate", "validate", "batch", "gap", "compare",
-                                     "explain", "verify"])
+                                     "explain", "verify", "sign"])
 def test_every_command_reading_a_bundle_takes_every_limit_flag(command: str) -> None:
     help_text = CliRunner().invoke(main, [command, "--help"]).output
-    wanted = LIMIT_OPTIONS + (REPORT_LIMIT_OPTIONS if command == "verify" else ())
+    wanted = LIMIT_OPTIONS + OTHER_FILES.get(command, ())
     for _, flag, _, _ in wanted:
         assert flag in help_text, f"{command} lacks {flag}"
 
@@ -281,5 +292,6 @@ def test_report_limits_can_be_raised(tmp_path: Path, reported: tuple[Path, Path]
 
 
 def test_limit_names_and_flags_are_one_table() -> None:
-    assert {name for name, _, _, _ in LIMIT_OPTIONS + REPORT_LIMIT_OPTIONS} == set(FLAGS)
+    assert {name for name, _, _, _ in LIMIT_OPTIONS + REPORT_LIMIT_OPTIONS + REVIEW_LIMIT_OPTIONS
+            + TEMPLATE_LIMIT_OPTIONS + SIGNATURE_LIMIT_OPTIONS} == set(FLAGS)
     assert len(set(FLAGS.values())) == len(FLAGS)

@@ -6,12 +6,12 @@ reaches the terminal through `text` and Markdown through `md`/`md_code`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from tabulate import tabulate
 
+from .. import safe
 from ._common import md, md_code, md_table, text
 
 EVIDENCE_ROWS = 12   # per kind of change in the table; json and markdown list every item
@@ -127,7 +127,7 @@ def render_diff_table(diff: dict[str, Any]) -> str:
 
 def render_diff_json(diff: dict[str, Any]) -> str:
     """Indented JSON in the document's own key order, with a final newline."""
-    return json.dumps(diff, indent=2, ensure_ascii=False) + "\n"
+    return safe.json_dumps(diff)   # invisible characters as \uXXXX, no NaN or infinity
 
 
 def _md_describe(entry: dict[str, Any]) -> str:

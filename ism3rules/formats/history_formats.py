@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from .. import safe
 from ._common import csv_cell, text
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"   # one home for templates
@@ -31,7 +31,7 @@ LINE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"
 
 
 def _json(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return safe.json_dumps(document)   # invisible characters as \uXXXX, no NaN or infinity
 
 
 def _csv(header: list[str], rows: list[list[Any]]) -> str:

@@ -131,6 +131,18 @@ def _v1(conn: sa.Connection) -> None:
         _append_only(conn, table)
 
 
+def _stored(run_id: int, body: Any) -> dict[str, Any]:
+    """A stored report, read as strictly as `Store.report` reads it. Raises HistoryError."""
+    from ..errors import ReportError
+    from .rows import decompress, stored_report
+
+    try:
+        return stored_report(decompress(body), f"run {run_id}")
+    except (ReportError, ValueError, TypeError, zlib.error) as exc:
+        raise HistoryError(f"run {run_id}: its stored report cannot be read ({exc}); the store "
+                           "was altered: nothing was migrated") from None
+
+
 def _gaps_of(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The gap rows of schema version 2, as that version derives them from a report."""
     rows: list[dict[str, Any]] = []
@@ -150,8 +162,6 @@ def _gaps_of(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _v2(conn: sa.Connection) -> None:
     """Gap rows per run and profile, filled from the reports already stored."""
-    import json
-
     md = sa.MetaData()
     sa.Table("ism3_runs", md, sa.Column("id", sa.Integer, primary_key=True))  # referred to only
     gaps = sa.Table("ism3_run_gaps", md,
@@ -167,7 +177,7 @@ def _v2(conn: sa.Connection) -> None:
                        sa.column("body", sa.LargeBinary))
     for run_id, body in conn.execute(sa.select(reports.c.run_id, reports.c.body)
                                      .order_by(reports.c.run_id)):
-        rows = _gaps_of(json.loads(zlib.decompress(body).decode("utf-8")))
+        rows = _gaps_of(_stored(run_id, body))
         if rows:
             conn.execute(sa.insert(gaps), [{"run_id": run_id, **r} for r in rows])
     _append_only(conn, "ism3_run_gaps")

@@ -12,6 +12,7 @@ import zlib
 from typing import Any
 
 from ..diff import finding_key, findings_have_ids
+from ..report_check import MAX_REPORT_BYTES, MAX_REPORT_DEPTH, parse_report
 
 ENCODING = "zlib"
 CHAIN_SCHEMA = "ism3-history-chain/1"
@@ -90,9 +91,32 @@ def compress(canonical: str) -> bytes:
     return zlib.compress(canonical.encode("utf-8"), 6)
 
 
-def decompress(body: bytes) -> str:
-    """The canonical JSON of a stored report. Raises zlib.error, UnicodeDecodeError."""
-    return zlib.decompress(body).decode("utf-8")
+def decompress(body: bytes, max_bytes: int = MAX_REPORT_BYTES) -> str:
+    """The canonical JSON of a stored report, at most `max_bytes` of it once decompressed
+    (a store is input too: a small row must not stand for a huge report).
+
+    Raises:
+        zlib.error, UnicodeDecodeError, TypeError: the stored bytes were altered.
+        ValueError: the report is larger than `max_bytes` (--max-report-bytes).
+    """
+    inflater = zlib.decompressobj()
+    raw = inflater.decompress(body, max_bytes + 1)
+    if len(raw) > max_bytes or inflater.unconsumed_tail:
+        raise ValueError(f"the stored report is larger than the limit of {max_bytes} bytes "
+                         "once decompressed (--max-report-bytes changes it)")
+    if not inflater.eof:
+        raise zlib.error("the stored report is cut short")
+    return raw.decode("utf-8")
+
+
+def stored_report(text: str, source: str, max_depth: int = MAX_REPORT_DEPTH) -> dict[str, Any]:
+    """The report document of a stored report's canonical JSON, read as strictly as a
+    report file (strict JSON, nesting bounded, shape and own digests checked).
+
+    Raises:
+        ReportError: it is not a complete ism3-report/1 document (the store was altered).
+    """
+    return parse_report(text.encode("utf-8"), source, max_depth)
 
 
 def chain_hash(organization_id: str, seq: int, previous_hash: str | None, report_sha256: str,

@@ -19,6 +19,7 @@ import functools
 import hashlib
 import os
 import random
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -30,7 +31,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..errors import HistoryError
-from ..report_check import canonical_json, check_report
+from ..inputfiles import file_type
+from ..report_check import MAX_REPORT_BYTES, MAX_REPORT_DEPTH, canonical_json, check_report
 from . import rows as derive
 from .migrations import check_version, migrate, stored_version
 from .schema import (SCHEMA_VERSION, heads, run_findings, run_gaps, run_processes, run_profiles,
@@ -365,28 +367,31 @@ class Store:
             levels = self._levels(conn, [run_id])
         return _run(row, levels.get(run_id, ()))
 
-    def report(self, run_id: int) -> dict[str, Any]:
-        """The stored report of a run, checked against the sha256 recorded with it.
+    def report(self, run_id: int, max_bytes: int = MAX_REPORT_BYTES,
+               max_depth: int = MAX_REPORT_DEPTH) -> dict[str, Any]:
+        """The stored report of a run, checked against the sha256 recorded with it, and read
+        as strictly as a report file, within `max_bytes` and `max_depth`.
 
         Raises:
-            HistoryError: no such run, or its stored report was altered.
+            HistoryError: no such run, its stored report was altered, or it is larger
+                than `max_bytes` once decompressed.
+            ReportError: the stored report is not a complete ism3-report/1 document.
         """
-        import json
-
         run = self.run(run_id)
         with self._read() as conn:
             body = conn.execute(sa.select(run_reports.c.body)
                                 .where(run_reports.c.run_id == run_id)).scalar()
         try:
-            text = derive.decompress(body) if body is not None else None
+            text = derive.decompress(body, max_bytes) if body is not None else None
+        except ValueError as exc:     # a bound, not an alteration
+            raise HistoryError(f"{self.location.display}: run {run_id}: {exc}") from None
         except Exception:  # noqa: BLE001 - zlib.error, UnicodeDecodeError: altered bytes
             text = None
         if text is None or hashlib.sha256(text.encode("utf-8")).hexdigest() != run.report_sha256:
             raise HistoryError(f"{self.location.display}: the stored report of run {run_id} does "
                                "not match its recorded sha256: the store was altered; run "
                                "`ism3 history verify`")
-        document: dict[str, Any] = json.loads(text)
-        return document
+        return derive.stored_report(text, f"{self.location.display}: run {run_id}", max_depth)
 
     def organizations(self) -> list[str]:
         """The organizations with at least one run, sorted."""
@@ -395,8 +400,10 @@ class Store:
 
     # -- verifying ------------------------------------------------------------------
 
-    def verify(self, organization: str | None = None) -> list[ChainCheck]:
-        """Check every chain (or `organization`'s): links, hashes, stored reports, rows.
+    def verify(self, organization: str | None = None,
+               max_bytes: int = MAX_REPORT_BYTES) -> list[ChainCheck]:
+        """Check every chain (or `organization`'s): links, hashes, stored reports (each read
+        within `max_bytes` once decompressed), rows.
 
         Raises:
             HistoryError: the database cannot be read.
@@ -404,7 +411,7 @@ class Store:
         from .verify_chain import check_chains
 
         with self._read() as conn:
-            return check_chains(conn, organization)
+            return check_chains(conn, organization, max_bytes)
 
 
 def _run(row: Any, levels: tuple[ProfileLevel, ...]) -> Run:
@@ -419,6 +426,14 @@ def _sqlite_engine(location: Location) -> sa.Engine:
         path = location.path
         if path.is_dir():
             raise HistoryError(f"{path}: a folder, not a database file; give a file path with "
+                               f"--db or {ENV_VAR}")
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):
+            mode = None               # absent (created on first use), or refused below
+        if mode is not None and not stat.S_ISREG(mode):   # never opened: it could block
+            raise HistoryError(f"{path}: expected an SQLite database file, found not a regular "
+                               f"file ({file_type(mode)}: never opened); give a file path with "
                                f"--db or {ENV_VAR}")
         if not path.parent.is_dir():
             if not location.default:
