@@ -338,6 +338,14 @@ LIMIT_OPTIONS = (  # (Limits field, flag, default, help)
      "Most bytes of documentation files read for one bundle, in total."),
     ("max_facts", "--max-facts", 20_000,
      "Most facts handed to the rules engine for one bundle."),
+    ("max_archive_bytes", "--max-archive-bytes", 2 * 1024 ** 3 + 256 * 1024 ** 2,
+     "Most bytes a bundle archive (.zip, .tar.gz) may unpack to."),
+    ("max_archive_entries", "--max-archive-entries", 50_000,
+     "Most entries (files and folders) in a bundle archive."),
+    ("max_archive_ratio", "--max-archive-ratio", 100,
+     "Highest compression ratio of a bundle archive and of each member."),
+    ("max_archive_path", "--max-archive-path", 1024,
+     "Longest entry name in a bundle archive, in characters."),
 )
 # The limits on reading a report given back to the tool (`verify`).
 REPORT_LIMIT_OPTIONS = (
@@ -910,9 +918,12 @@ def _verify_signature(report: Path, bundle: Path, signature: Path | None,
 
     if signature is None or public_key is None:
         raise click.UsageError("--signature and --public-key go together")
+    from ism3rules.archive import bundle_folder
+
     key = load_public_key(public_key)
     signed_paths = _signed_bundle_paths(signature)
-    files, note = current_bundle_files(bundle, signed_paths)
+    with bundle_folder(bundle) as folder:   # an archive: its unpacked folder, for the while
+        files, note = current_bundle_files(folder, signed_paths)
     verdict = verify_attestation(signature, key, report, files, review)
     for check in verdict.checks:
         click.echo(f"  {'ok' if check.ok else 'FAILED':<7}{text(check.subject)}: "
@@ -988,8 +999,12 @@ def sign(report: Path, key_path: Path, output: Path | None, bundle: Path | None,
     from ism3rules.attest import collect_inputs, load_private_key, sign as sign_statement
     from ism3rules.attest import statement
 
+    from ism3rules.archive import bundle_folder
+
     key = load_private_key(key_path, lambda: _passphrase(prompt=True))
-    inputs = collect_inputs(report, bundle, review, rules_dir, profile_refs)
+    with contextlib.ExitStack() as stack:   # an archive: its unpacked folder, for the while
+        folder = stack.enter_context(bundle_folder(bundle)) if bundle is not None else None
+        inputs = collect_inputs(report, folder, review, rules_dir, profile_refs)
     if signer is None and review is not None:
         from ism3rules.review import load_review
 
@@ -1051,8 +1066,10 @@ def review_init(bundle: Path, output: Path, force: bool, rules_dir: Path | None,
 
     if output.exists() and not force:
         raise click.UsageError(f"{output} exists; give --force to overwrite it")
-    root, _ = find_manifest(bundle)
-    if root.resolve() in output.resolve().parents:
+    from ism3rules.archive import archive_format
+
+    root = bundle if archive_format(bundle) is not None else find_manifest(bundle)[0]
+    if archive_format(bundle) is None and root.resolve() in output.resolve().parents:
         raise click.UsageError(f"{output} is inside the bundle {bundle}: the review is the "
                                "auditor's, kept beside the bundle, never inside it")
     inputs = dataclasses.replace(load_inputs((), rules_dir), profiles=())  # no levels needed

@@ -195,6 +195,8 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
         evidence=items,
         bundle_sha256=combined_digest(files),
         bundle_files=files,
+        bundle_archive=((bundle.archive.format, bundle.archive.sha256)
+                        if bundle.archive is not None else None),
         findings=findings,
         metrics=tuple(_metric_result(i, stats[i.id], counted_by.get(f"metric_report:{i.id}"),
                                      about_item.get(i.id, ()), i.id in shown)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import csv
+import dataclasses
 import functools
 import gc
 import hashlib
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from . import identifiers, safe
+from .archive import ArchiveInfo, archive_format, unpacked
 from .bundlefs import MANIFEST as MANIFEST  # re-exported: callers import it from here
 from .bundlefs import CHUNK, BundleFolder, OpenFile, Refused, TooLarge, manifest_problem
 from .catalogue import Catalogue, load_catalogue, suggest_process
@@ -131,6 +133,7 @@ class Bundle:
     files: tuple[FileDigest, ...] = ()
     manifest_sha256: str = ""
     limits: Limits = DEFAULT_LIMITS       # read under these; the evaluation keeps to them
+    archive: ArchiveInfo | None = None    # the archive the bundle came in, if it did
 
     @property
     def judged_at(self) -> date | None:
@@ -243,7 +246,8 @@ def load_bundle(
     limits: Limits = DEFAULT_LIMITS,
     as_of: date | None = None,
 ) -> Bundle:
-    """Read and validate the bundle at `path` (a folder or its bundle.yaml).
+    """Read and validate the bundle at `path` (a folder, its bundle.yaml, or an archive:
+    .zip, .tar.gz, .tgz, unpacked within `limits` and read as its folder; see `archive`).
 
     `as_of` replaces the bundle's own `assessment.as_of`: the bundle is judged as it
     stood at that date (observations dated after it are ignored; whether evidence is in
@@ -254,6 +258,12 @@ def load_bundle(
             the message has one line per problem, each naming file, line and item.
     """
     catalogue = catalogue or load_catalogue()
+    if archive_format(path) is not None:
+        with unpacked(path, limits) as done:
+            with BundleFolder(done.folder) as folder:
+                loaded = _load(folder, done.shown, done.shown / MANIFEST, catalogue, limits,
+                               as_of)
+            return dataclasses.replace(loaded, archive=done.info)
     root, manifest = find_manifest(Path(path))
     try:
         folder = BundleFolder(root)

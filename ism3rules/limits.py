@@ -44,6 +44,13 @@ class Limits:
       observation outside its band is one).
     - max_report_bytes: size of a JSON report given back to the tool (`verify`).
     - max_report_depth: nesting of lists and objects in such a report.
+    - max_archive_bytes: bytes a bundle archive (.zip, .tar.gz) may unpack to, in total
+      (and the size of the archive file itself); checked from its headers first, then
+      again while it is inflated.
+    - max_archive_entries: entries (files and folders) of a bundle archive.
+    - max_archive_ratio: unpacked bytes per compressed byte, of a member and of the
+      whole archive (ignored below 1 MiB unpacked).
+    - max_archive_path: characters of one entry's name in a bundle archive.
     """
 
     max_bytes: int = 16 * MIB
@@ -60,6 +67,11 @@ class Limits:
     max_facts: int = 20_000
     max_report_bytes: int = 64 * MIB
     max_report_depth: int = 32
+    # room for the documents (2 GiB), the observation files and the manifest
+    max_archive_bytes: int = 2 * GIB + 256 * MIB
+    max_archive_entries: int = 50_000
+    max_archive_ratio: int = 100
+    max_archive_path: int = 1024
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -85,6 +97,10 @@ FLAGS = {
     "max_facts": "--max-facts",
     "max_report_bytes": "--max-report-bytes",
     "max_report_depth": "--max-report-depth",
+    "max_archive_bytes": "--max-archive-bytes",
+    "max_archive_entries": "--max-archive-entries",
+    "max_archive_ratio": "--max-archive-ratio",
+    "max_archive_path": "--max-archive-path",
 }
 
 
