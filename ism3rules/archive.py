@@ -553,8 +553,8 @@ def _open_archive(path: Path, limits: Limits) -> tuple[int, os.stat_result]:
         raise _Refusal("not a regular file (a named pipe or a device is never opened)")
     if now.st_size > limits.max_archive_bytes:
         os.close(fd)
-        raise _Refusal(over("max_archive_bytes", limits, f"{now.st_size} bytes is larger than "
-                            f"the limit of {limits.max_archive_bytes} bytes"))
+        raise _Refusal(over("max_archive_bytes", limits, f"the archive file is {now.st_size} "
+                            "bytes, more than an archive may unpack to"))
     return fd, now
 
 
