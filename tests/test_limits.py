@@ -53,9 +53,9 @@ def _sparse(path: Path, head: str, size: int) -> None:
 
 
 @pytest.mark.parametrize("command", ["evaluate", "validate", "batch", "gap", "compare",
-                                     "explain", "verify"])
+                                     "explain", "verify", "review init", "history backfill"])
 def test_every_command_reading_a_bundle_takes_every_limit_flag(command: str) -> None:
-    help_text = CliRunner().invoke(main, [command, "--help"]).output
+    help_text = CliRunner().invoke(main, [*command.split(), "--help"]).output
     wanted = LIMIT_OPTIONS + (REPORT_LIMIT_OPTIONS if command == "verify" else ())
     for _, flag, _, _ in wanted:
         assert flag in help_text, f"{command} lacks {flag}"
