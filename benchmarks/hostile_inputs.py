@@ -277,6 +277,8 @@ CASES: list[tuple[str, Setup]] = [
     ("verify: 20 GiB manifest (sparse)", verify_with(sparse_manifest)),
     ("verify: 1 GiB report (sparse)", verify_with(sparse_report)),
     ("verify: report nested 100,000 deep", verify_with(deep_report)),
+    ("zip: the northwind sample folder (baseline)", lambda t: [
+        "validate", str(ROOT / "evidence" / "northwind")]),
     ("zip: the northwind sample (baseline)", archive(sample_zip)),
     ("zip bomb: 3.5 GiB of zeros in a 3.6 MB zip", archive(
         lambda t: _support().zip_bomb(t / "bomb.zip"))),
