@@ -527,9 +527,9 @@ def validate(bundle: Path, limits: Limits) -> None:
     todo: list[str] = []
     placeholders = [i for i in rejected if is_placeholder(i)]
     if placeholders:
-        todo.append(f"{len(placeholders)} placeholder item(s) still to fill: create the files "
-                    "they name and replace the TODO texts (the comments in bundle.yaml say what "
-                    "each must show)")
+        todo.append(f"{len(placeholders)} placeholder item(s) still to fill: put the evidence "
+                    "in the files they name (create them; an empty file does not count) and "
+                    "replace the TODO texts (the comments in bundle.yaml say what each must show)")
     advice: dict[str, list[str]] = {}
     for item in rejected:
         said = rejection_advice(item.reason)

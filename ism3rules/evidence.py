@@ -38,6 +38,9 @@ from .specs import MetricSpec, ServiceLevel, parse_service_levels, parse_spec
 from .yamlio import DEFAULT_LIMITS, Limits, Node, parse_yaml
 
 SCHEMA = "ism3-evidence/1"
+# What `ism3 init` and `ism3 gap` start every text to fill with; an item whose title
+# (name, person) still starts with it is a placeholder (the rules decide what that means).
+PLACEHOLDER = "TODO:"
 KINDS = ("documentation", "metric", "exclusion", "role")
 ROLES = ("owner", "supervisor", "operator", "auditor", "customer")   # O-ISM3 SSP-4
 ORG_ID = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -108,6 +111,10 @@ class EvidenceItem:
     effective: date | None = None          # documentation/role: in force from this date
     role: str | None = None
     person: str | None = None
+    # documentation: bytes of the file, as the loader read it (None: not read)
+    size: int | None = None
+    # the title (metric: name; role: title or person) still starts with PLACEHOLDER
+    placeholder: bool = False
 
     @property
     def accepted(self) -> bool:
@@ -158,6 +165,11 @@ class _Problems:
     def raise_if_any(self) -> None:
         if self.lines:
             raise EvidenceError("\n".join(self.lines))
+
+
+def is_placeholder_text(text: str | None) -> bool:
+    """Whether `text` still starts with PLACEHOLDER (in any case, after spaces)."""
+    return bool(text) and str(text).lstrip().upper().startswith(PLACEHOLDER)
 
 
 def printable(text: str) -> str:
@@ -902,6 +914,7 @@ class _Read:
 
     sha256: str | None = None
     observations: tuple[Observation, ...] | ValueError | None = None
+    size: int = 0
 
 
 class _Files:
@@ -951,8 +964,8 @@ class _Files:
             self.digests.setdefault(normalise(relative), None)
             raise
 
-    def document(self, relative: str, shown: str) -> str:
-        """sha256 of a documentation file of the bundle.
+    def document(self, relative: str, shown: str) -> tuple[str, int]:
+        """(sha256, bytes) of a documentation file of the bundle.
 
         Raises:
             Refused: not a regular file inside the bundle (the reason says why).
@@ -976,13 +989,14 @@ class _Files:
                         f"the limit of {limits.max_documents_bytes} bytes in total "
                         f"({FLAGS['max_documents_bytes']} changes it)")
                 try:
-                    entry.sha256, size = handle.sha256(min(limits.max_document_bytes, room))
+                    entry.sha256, entry.size = handle.sha256(min(limits.max_document_bytes,
+                                                                 room))
                 except TooLarge:
                     raise ValueError(f"{shown}: grew past the limits on documents while it "
                                      "was read") from None
-                self.documents_used += size
+                self.documents_used += entry.size
         self.digests[normalise(relative)] = entry.sha256
-        return entry.sha256
+        return entry.sha256, entry.size
 
     def observations(self, relative: str, shown: str) -> tuple[Observation, ...]:
         """The observations of a CSV of the bundle, sorted by date, then value.
@@ -1063,13 +1077,15 @@ def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
                             expires=entry["expires"])
     common = dict(id=entry["id"], process=entry["process"], kind=entry["kind"], line=raw.line,
                   title=entry.get("title"), path=entry.get("path"),
-                  effective=entry.get("effective"), expires=entry.get("expires"))
+                  effective=entry.get("effective"), expires=entry.get("expires"),
+                  placeholder=any(is_placeholder_text(entry.get(key))
+                                  for key in ("title", "person")))
     if entry["kind"] == "role":
         return EvidenceItem(status="accepted", role=entry["role"], person=entry["person"],
                             **common)
     if entry["kind"] == "documentation":
         try:
-            actual = files.document(entry["path"], str(manifest.parent / entry["path"]))
+            actual, size = files.document(entry["path"], str(manifest.parent / entry["path"]))
         except Refused as exc:
             return EvidenceItem(status="rejected", reason=str(exc), sha256=entry["sha256"],
                                 **common)
@@ -1081,10 +1097,10 @@ def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
             return EvidenceItem(status="rejected", reason=f"file unreadable ({exc.strerror})",
                                 sha256=entry["sha256"], **common)
         if entry["sha256"] and entry["sha256"] != actual:
-            return EvidenceItem(status="rejected", sha256=actual,
+            return EvidenceItem(status="rejected", sha256=actual, size=size,
                                 reason=f"hash mismatch (declared {entry['sha256']}, "
                                 f"file has {actual})", **common)
-        return EvidenceItem(status="accepted", sha256=actual, **common)
+        return EvidenceItem(status="accepted", sha256=actual, size=size, **common)
 
     mtype = entry["metric_type"]
     common["specification"] = entry.get("specification")
