@@ -30,6 +30,8 @@ MODELINE = f"# yaml-language-server: $schema={SCHEMA_FILE}"
 # wording), first match wins. The reasons an unfilled placeholder has are marked True.
 _ADVICE: tuple[tuple[re.Pattern[str], str, bool], ...] = tuple(
     (re.compile(pattern), advice, placeholder) for pattern, advice, placeholder in (
+        (r"^(observations )?file missing \(.*; did you mean ", "correct the path to the file "
+         "suggested: a bundle's paths are exact, case included", False),
         (r"^observations file missing", "create the CSV file each names (header date,value), "
          "inside the bundle folder", True),
         (r"^file missing", "create the file each names, inside the bundle folder", True),
