@@ -212,6 +212,14 @@ def table_width(output: Path | None = None) -> int:
     return STABLE_WIDTH
 
 
+def _rendered(formats: dict[str, Callable[..., str]], fmt: str, document: Any,
+              output: Path | None) -> str:
+    """`document` in `fmt`; the table format fitted to the terminal (`table_width`)."""
+    if fmt == "table":
+        return formats[fmt](document, table_width(output))
+    return formats[fmt](document)
+
+
 def format_option(choices: tuple[str, ...], what: str = "Output format") -> Callable[..., Any]:
     """--format/-f with no default: it comes from --output's extension, else table."""
     return click.option("--format", "-f", "fmt", type=click.Choice(choices), default=None,
@@ -1430,7 +1438,7 @@ def diff(old: str, new: str, fmt: str | None, output: Path | None, fail_on_regre
             stores["store"].close()
     fmt = choose_format(fmt, output, DIFF_FORMAT_CHOICES)
     document = diff_reports(old_doc, new_doc, old_side, new_side)
-    _write(DIFF_FORMATS[fmt](document), output)
+    _write(_rendered(DIFF_FORMATS, fmt, document, output), output)
     if fail_on_regression and document["regressions"]:
         for line in document["regressions"]:
             from ism3rules.formats._common import text
@@ -1488,21 +1496,24 @@ def history_record(reports: tuple[Path, ...], db: str | None) -> None:
 
 @history.command("list")
 @click.argument("organization", required=False, metavar="[ORG]")
-@click.option("--format", "-f", "fmt", type=click.Choice(RUNS_FORMAT_CHOICES), default="table",
-              show_default=True, help="Output format (json: the ism3-runs/1 document).")
+@format_option(RUNS_FORMAT_CHOICES, "Output format (json: the ism3-runs/1 document)")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (atomically) instead of stdout.")
 @db_option
-def history_list(organization: str | None, fmt: str, db: str | None) -> None:
+def history_list(organization: str | None, fmt: str | None, db: str | None,
+                 output: Path | None = None) -> None:
     """List the recorded runs (of ORG), by organization and evaluation date."""
     from ism3rules.formats.history_formats import RUNS_FORMATS
     from ism3rules.history.views import runs_document
 
+    fmt = choose_format(fmt, output, RUNS_FORMAT_CHOICES)
     with _open_store(db) as store:
         found = store.runs(organization)
         if organization is not None and not found:
             from ism3rules.history.views import _unknown_organization
 
             raise _unknown_organization(store, organization)
-    click.echo(RUNS_FORMATS[fmt](runs_document(found)), nl=False)
+    _write(_rendered(RUNS_FORMATS, fmt, runs_document(found), output), output)
 
 
 @history.command("show")
@@ -1524,11 +1535,19 @@ def history_show(run: str, fmt: str | None, output: Path | None, db: str | None)
     with _open_store(db) as store:
         info = store.run(run_id)
         document = store.report(run_id)
-    rendered = FORMATS[fmt](document)
     if fmt == "table":
-        rendered = (f"run {info.id}: {text(info.organization_id)} as of {text(info.as_of)}, "
-                    f"recorded {text(info.recorded_at)[:19]} UTC from {text(info.source)}, report "
-                    f"sha256 {info.report_sha256}\n\n" + rendered)
+        from ism3rules.formats.table import render_table
+
+        rendered = render_table(document, table_width(output))
+    else:
+        rendered = FORMATS[fmt](document)
+    if fmt == "table":
+        from ism3rules.formats.fit import fit_lines
+
+        rendered = "\n".join(fit_lines(
+            [f"run {info.id}: {text(info.organization_id)} as of {text(info.as_of)}, "
+             f"recorded {text(info.recorded_at)[:19]} UTC from {text(info.source)}, report "
+             f"sha256 {info.report_sha256}"], table_width(output))) + "\n\n" + rendered
     _write(rendered, output)
 
 
@@ -1589,7 +1608,7 @@ def history_trend(organization: str, profile: str | None, fmt: str | None, outpu
     fmt = choose_format(fmt, output, TREND_FORMAT_CHOICES)
     with _open_store(db) as store:
         document = trend(store, organization, profile)
-    _write(TREND_FORMATS[fmt](document), output)
+    _write(_rendered(TREND_FORMATS, fmt, document, output), output)
 
 
 @history.command("portfolio")
@@ -1608,7 +1627,7 @@ def history_portfolio(profile: str | None, fmt: str | None, output: Path | None,
     fmt = choose_format(fmt, output, PORTFOLIO_FORMAT_CHOICES)
     with _open_store(db) as store:
         document = portfolio(store, profile)
-    _write(PORTFOLIO_FORMATS[fmt](document), output)
+    _write(_rendered(PORTFOLIO_FORMATS, fmt, document, output), output)
 
 
 @history.command("backfill")
