@@ -21,9 +21,10 @@ import errno
 import hashlib
 import itertools
 import os
+import re
 import stat
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -302,7 +303,8 @@ class BundleFolder:
                     name = part
                 else:
                     folded = [n for n in names if n.casefold() == part.casefold()]
-                    close = (difflib.get_close_matches(part, sorted(names), 1, 0.85)
+                    close = (difflib.get_close_matches(part, sorted(_same_numbers(part, names)),
+                                                       1, 0.85)
                              if last else [])
                     if len(folded) == 1:
                         name = folded[0]
@@ -443,3 +445,10 @@ def read_regular(path: Path, limit: int) -> bytes:
             return handle.read(limit)
         except TooLarge:
             raise TooLarge(f"larger than the limit of {limit} bytes") from None
+
+
+def _same_numbers(name: str, names: Iterable[str]) -> list[str]:
+    """The names holding the same numbers as `name`: a typo is suggested, another file
+    (`osp-3-procedure.md` for `osp-5-procedure.md`) never is."""
+    numbers = re.findall(r"\d+", name)
+    return [n for n in names if re.findall(r"\d+", n) == numbers]

@@ -199,7 +199,8 @@ def test_a_path_in_the_wrong_case_gets_the_file_it_means(tmp_path: Path) -> None
                         .replace("path: docs/osp-3-procedure.md", "path: docs/OSP-3-procedure.md")
                         .replace("path: docs/osp-5-procedure.md", "path: Docs/OSP-5-Procedure.md")
                         .replace("path: docs/osp-10-procedure.md", "path: docs/osp-10-procedur.md")
-                        .replace("path: docs/osp-17-procedure.md", "path: docs/nothing-like.md"))
+                        .replace("path: docs/osp-17-procedure.md", "path: docs/nothing-like.md")
+                        .replace("path: docs/osp-11-access-policy.md", "path: docs/osp-12-access-policy.md"))
     out = _validate(root, 0)
     assert ("DOC-OSP3  file missing ('docs/OSP-3-procedure.md'; did you mean "
             "'docs/osp-3-procedure.md'?)") in out
@@ -208,6 +209,8 @@ def test_a_path_in_the_wrong_case_gets_the_file_it_means(tmp_path: Path) -> None
     assert ("DOC-OSP10  file missing ('docs/osp-10-procedur.md'; did you mean "
             "'docs/osp-10-procedure.md'?)") in out
     assert "DOC-OSP17  file missing ('docs/nothing-like.md')\n" in out
+    # another number names another file: no suggestion of docs/osp-11-access-policy.md
+    assert "DOC-OSP11  file missing ('docs/osp-12-access-policy.md')\n" in out
     assert ("to do: DOC-OSP3, DOC-OSP5, DOC-OSP10: correct the path to the file suggested: "
             "a bundle's paths are exact, case included") in out
 
