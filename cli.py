@@ -1143,15 +1143,15 @@ def seal(bundle: Path, check: bool, limits: Limits) -> None:
                   if result.not_sealed else ""))
 
 
-SCHEMA_KINDS = ("bundle", "profile", "rules")   # literal, as FORMAT_CHOICES
+SCHEMA_KINDS = ("bundle", "profile", "rules", "review")   # literal, as FORMAT_CHOICES
 
 
-@main.command(short_help="Print the JSON Schema of a bundle, profile or rules file.")
+@main.command(short_help="Print the JSON Schema of a bundle, profile, rules or review file.")
 @click.argument("kind", type=click.Choice(SCHEMA_KINDS))
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the schema to this file (atomically) instead of stdout.")
 def schema(kind: str, output: Path | None) -> None:
-    """Print the JSON Schema (draft 2020-12) of KIND: bundle, profile or rules.
+    """Print the JSON Schema (draft 2020-12) of KIND: bundle, profile, rules or review.
 
     Editors that read JSON Schemas check a YAML file against it as you type; `ism3
     init` writes bundle.schema.json beside bundle.yaml and names it on the first
