@@ -212,6 +212,14 @@ def table_width(output: Path | None = None) -> int:
     return STABLE_WIDTH
 
 
+def _rendered(formats: dict[str, Callable[..., str]], fmt: str, document: Any,
+              output: Path | None) -> str:
+    """`document` in `fmt`; the table format fitted to the terminal (`table_width`)."""
+    if fmt == "table":
+        return formats[fmt](document, table_width(output))
+    return formats[fmt](document)
+
+
 def format_option(choices: tuple[str, ...], what: str = "Output format") -> Callable[..., Any]:
     """--format/-f with no default: it comes from --output's extension, else table."""
     return click.option("--format", "-f", "fmt", type=click.Choice(choices), default=None,
@@ -338,6 +346,14 @@ LIMIT_OPTIONS = (  # (Limits field, flag, default, help)
      "Most bytes of documentation files read for one bundle, in total."),
     ("max_facts", "--max-facts", 20_000,
      "Most facts handed to the rules engine for one bundle."),
+    ("max_archive_bytes", "--max-archive-bytes", 2 * 1024 ** 3 + 256 * 1024 ** 2,
+     "Most bytes a bundle archive (.zip, .tar.gz) may unpack to."),
+    ("max_archive_entries", "--max-archive-entries", 50_000,
+     "Most entries (files and folders) in a bundle archive."),
+    ("max_archive_ratio", "--max-archive-ratio", 100,
+     "Highest compression ratio of a bundle archive and of each member."),
+    ("max_archive_path", "--max-archive-path", 1024,
+     "Longest entry name in a bundle archive, in characters."),
 )
 # The limits on reading a report given back to the tool (`verify`).
 REPORT_LIMIT_OPTIONS = (
@@ -555,9 +571,9 @@ def validate(bundle: Path, limits: Limits) -> None:
     todo: list[str] = []
     placeholders = [i for i in rejected if is_placeholder(i)]
     if placeholders:
-        todo.append(f"{len(placeholders)} placeholder item(s) still to fill: create the files "
-                    "they name and replace the TODO texts (the comments in bundle.yaml say what "
-                    "each must show)")
+        todo.append(f"{len(placeholders)} placeholder item(s) still to fill: put the evidence "
+                    "in the files they name (create them; an empty file does not count) and "
+                    "replace the TODO texts (the comments in bundle.yaml say what each must show)")
     advice: dict[str, list[str]] = {}
     for item in rejected:
         said = rejection_advice(item.reason)
@@ -948,10 +964,13 @@ def _verify_signature(report: Path, bundle: Path, signature: Path | None,
 
     if signature is None or public_key is None:
         raise click.UsageError("--signature and --public-key go together")
+    from ism3rules.archive import bundle_folder
+
     limits = limits or DEFAULT_LIMITS
     key = load_public_key(public_key)
     envelope = read_envelope(signature, limits)        # read once: checked as it was read
-    files, note = current_bundle_files(bundle, signed_bundle_paths(envelope), limits)
+    with bundle_folder(bundle, limits) as folder:   # an archive: its unpacked folder, for the while
+        files, note = current_bundle_files(folder, signed_bundle_paths(envelope), limits)
     verdict = verify_attestation(signature, key, report, files, review, envelope=envelope,
                                  limits=limits)
     # the envelope is input too: nothing from it drives the terminal or starts a line
@@ -1014,6 +1033,7 @@ def sign(report: Path, key_path: Path, output: Path | None, bundle: Path | None,
 
     from ism3rules.attest import collect_inputs, load_private_key, sign as sign_statement
     from ism3rules.attest import statement
+    from ism3rules.archive import bundle_folder
     from ism3rules.limits import DEFAULT_LIMITS
 
     limits = limits or DEFAULT_LIMITS
@@ -1023,8 +1043,10 @@ def sign(report: Path, key_path: Path, output: Path | None, bundle: Path | None,
         from ism3rules.review import load_review
 
         judged = load_review(review, limits)
-    inputs = collect_inputs(report, bundle, review, rules_dir, profile_refs, limits=limits,
-                            review_sha256=judged.sha256 if judged else None)
+    with contextlib.ExitStack() as stack:   # an archive: its unpacked folder, for the while
+        folder = stack.enter_context(bundle_folder(bundle, limits)) if bundle is not None else None
+        inputs = collect_inputs(report, folder, review, rules_dir, profile_refs, limits=limits,
+                                review_sha256=judged.sha256 if judged else None)
     if signer is None and judged is not None:
         signer = (judged.signoff.name if judged.signoff else judged.engagement.auditor)
     envelope = sign_statement(statement(inputs, signer, key.public_key(), datetime.now(UTC)), key)
@@ -1084,8 +1106,10 @@ def review_init(bundle: Path, output: Path, force: bool, rules_dir: Path | None,
 
     if output.exists() and not force:
         raise click.UsageError(f"{output} exists; give --force to overwrite it")
-    root, _ = find_manifest(bundle)
-    if root.resolve() in output.resolve().parents:
+    from ism3rules.archive import archive_format
+
+    root = bundle if archive_format(bundle) is not None else find_manifest(bundle)[0]
+    if archive_format(bundle) is None and root.resolve() in output.resolve().parents:
         raise click.UsageError(f"{output} is inside the bundle {bundle}: the review is the "
                                "auditor's, kept beside the bundle, never inside it")
     inputs = dataclasses.replace(load_inputs((), rules_dir), profiles=())  # no levels needed
@@ -1151,15 +1175,15 @@ def seal(bundle: Path, check: bool, limits: Limits) -> None:
                   if result.not_sealed else ""))
 
 
-SCHEMA_KINDS = ("bundle", "profile", "rules")   # literal, as FORMAT_CHOICES
+SCHEMA_KINDS = ("bundle", "profile", "rules", "review")   # literal, as FORMAT_CHOICES
 
 
-@main.command(short_help="Print the JSON Schema of a bundle, profile or rules file.")
+@main.command(short_help="Print the JSON Schema of a bundle, profile, rules or review file.")
 @click.argument("kind", type=click.Choice(SCHEMA_KINDS))
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the schema to this file (atomically) instead of stdout.")
 def schema(kind: str, output: Path | None) -> None:
-    """Print the JSON Schema (draft 2020-12) of KIND: bundle, profile or rules.
+    """Print the JSON Schema (draft 2020-12) of KIND: bundle, profile, rules or review.
 
     Editors that read JSON Schemas check a YAML file against it as you type; `ism3
     init` writes bundle.schema.json beside bundle.yaml and names it on the first
@@ -1463,7 +1487,7 @@ def diff(old: str, new: str, fmt: str | None, output: Path | None, fail_on_regre
             stores["store"].close()
     fmt = choose_format(fmt, output, DIFF_FORMAT_CHOICES)
     document = diff_reports(old_doc, new_doc, old_side, new_side)
-    _write(DIFF_FORMATS[fmt](document), output)
+    _write(_rendered(DIFF_FORMATS, fmt, document, output), output)
     if fail_on_regression and document["regressions"]:
         for line in document["regressions"]:
             from ism3rules.formats._common import text
@@ -1521,21 +1545,24 @@ def history_record(reports: tuple[Path, ...], db: str | None,
 
 @history.command("list")
 @click.argument("organization", required=False, metavar="[ORG]")
-@click.option("--format", "-f", "fmt", type=click.Choice(RUNS_FORMAT_CHOICES), default="table",
-              show_default=True, help="Output format (json: the ism3-runs/1 document).")
+@format_option(RUNS_FORMAT_CHOICES, "Output format (json: the ism3-runs/1 document)")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (atomically) instead of stdout.")
 @db_option
-def history_list(organization: str | None, fmt: str, db: str | None) -> None:
+def history_list(organization: str | None, fmt: str | None, db: str | None,
+                 output: Path | None = None) -> None:
     """List the recorded runs (of ORG), by organization and evaluation date."""
     from ism3rules.formats.history_formats import RUNS_FORMATS
     from ism3rules.history.views import runs_document
 
+    fmt = choose_format(fmt, output, RUNS_FORMAT_CHOICES)
     with _open_store(db) as store:
         found = store.runs(organization)
         if organization is not None and not found:
             from ism3rules.history.views import _unknown_organization
 
             raise _unknown_organization(store, organization)
-    click.echo(RUNS_FORMATS[fmt](runs_document(found)), nl=False)
+    _write(_rendered(RUNS_FORMATS, fmt, runs_document(found), output), output)
 
 
 @history.command("show")
@@ -1560,11 +1587,19 @@ def history_show(run: str, fmt: str | None, output: Path | None, db: str | None,
     with _open_store(db) as store:
         info = store.run(run_id)
         document = store.report(run_id, limits.max_report_bytes, limits.max_report_depth)
-    rendered = FORMATS[fmt](document)
     if fmt == "table":
-        rendered = (f"run {info.id}: {text(info.organization_id)} as of {text(info.as_of)}, "
-                    f"recorded {text(info.recorded_at)[:19]} UTC from {text(info.source)}, report "
-                    f"sha256 {info.report_sha256}\n\n" + rendered)
+        from ism3rules.formats.table import render_table
+
+        rendered = render_table(document, table_width(output))
+    else:
+        rendered = FORMATS[fmt](document)
+    if fmt == "table":
+        from ism3rules.formats.fit import fit_lines
+
+        rendered = "\n".join(fit_lines(
+            [f"run {info.id}: {text(info.organization_id)} as of {text(info.as_of)}, "
+             f"recorded {text(info.recorded_at)[:19]} UTC from {text(info.source)}, report "
+             f"sha256 {info.report_sha256}"], table_width(output))) + "\n\n" + rendered
     _write(rendered, output)
 
 
@@ -1627,7 +1662,7 @@ def history_trend(organization: str, profile: str | None, fmt: str | None, outpu
     fmt = choose_format(fmt, output, TREND_FORMAT_CHOICES)
     with _open_store(db) as store:
         document = trend(store, organization, profile)
-    _write(TREND_FORMATS[fmt](document), output)
+    _write(_rendered(TREND_FORMATS, fmt, document, output), output)
 
 
 @history.command("portfolio")
@@ -1646,7 +1681,7 @@ def history_portfolio(profile: str | None, fmt: str | None, output: Path | None,
     fmt = choose_format(fmt, output, PORTFOLIO_FORMAT_CHOICES)
     with _open_store(db) as store:
         document = portfolio(store, profile)
-    _write(PORTFOLIO_FORMATS[fmt](document), output)
+    _write(_rendered(PORTFOLIO_FORMATS, fmt, document, output), output)
 
 
 @history.command("backfill")

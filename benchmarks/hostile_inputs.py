@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -414,6 +415,18 @@ INPUT_CASES: list[tuple[str, Setup]] = [
                                                                     str(f)])),
     ("history show: a stored report inflating to 2 GiB", zip_bomb_store),
 ]
+def archive(make: Callable[[Path], Path], *args: str) -> Setup:
+    """`validate` of a hostile archive built by tests/archive_support.py."""
+    def setup(tmp: Path) -> list[str]:
+        return ["validate", str(make(tmp)), *args]
+    return setup
+
+
+def sample_zip(tmp: Path) -> Path:
+    import shutil
+
+    return Path(shutil.make_archive(str(tmp / "northwind"), "zip", ROOT / "evidence",
+                                    "northwind"))
 
 
 CASES: list[tuple[str, Setup]] = [
@@ -463,8 +476,34 @@ CASES: list[tuple[str, Setup]] = [
     ("verify: 20 GiB manifest (sparse)", verify_with(sparse_manifest)),
     ("verify: 1 GiB report (sparse)", verify_with(sparse_report)),
     ("verify: report nested 100,000 deep", verify_with(deep_report)),
+    ("zip: the northwind sample folder (baseline)", lambda t: [
+        "validate", str(ROOT / "evidence" / "northwind")]),
+    ("zip: the northwind sample (baseline)", archive(sample_zip)),
+    ("zip bomb: 3.5 GiB of zeros in a 3.6 MB zip", archive(
+        lambda t: _support().zip_bomb(t / "bomb.zip"))),
+    ("zip bomb, --max-archive-bytes raised to 1 TiB", archive(
+        lambda t: _support().zip_bomb(t / "bomb.zip"), "--max-archive-bytes", str(1 << 40))),
+    ("overlapping entries: 200 x 64 MiB from one block", archive(
+        lambda t: _support().overlapping_zip(t / "o.zip"))),
+    ("nested zips: 16 zips of 512 MiB bombs", archive(
+        lambda t: _support().nested_zip(t / "n.zip"))),
+    ("zip whose headers say 1000 bytes for 16 MiB", archive(
+        lambda t: _support().lying_zip(t / "l.zip"))),
+    ("tar.gz: a sparse member of 1 TiB", archive(
+        lambda t: _support().sparse_tar(t / "s.tar.gz"))),
+    ("tar.gz: a header declaring 3 GiB of zeros", archive(
+        lambda t: _support().declared_tar(t / "d.tar.gz"))),
+    ("tar.gz: 2,000 members of 1 MiB zeros (gzip bomb)", archive(
+        lambda t: _support().many_small_tar(t / "m.tgz"))),
     *INPUT_CASES,
 ]
+
+
+def _support() -> Any:
+    sys.path.insert(0, str(ROOT / "tests"))
+    import archive_support   # noqa: PLC0415 - the tests' builders, loaded when needed
+
+    return archive_support
 
 
 def run_case(setup: Setup, timeout: float, root: Path = ROOT) -> tuple[str, float, float, str]:

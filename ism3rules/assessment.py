@@ -23,6 +23,7 @@ from .engine import CompiledRulebook, Firing
 from .errors import EngineError, ProfileError
 from .evidence import ROLES, Bundle, EvidenceItem, check_facts
 from .findings import collect_findings, unmet_reason
+from .limits import DEFAULT_LIMITS
 from .matching import Closure, matches
 from .metrics import (MetricStats, metric_facts, metric_stats, planned_stats, sla_fact,
                       sla_window)
@@ -68,6 +69,10 @@ def item_fact(item: EvidenceItem, judged_at: date | None = None) -> Fact:
             "process": item.process, "metric_type": item.metric_type}
 
 
+# The size a plan assumes for a document it adds: a real one, with content (a rule may
+# ask for a minimum size; the largest a document may be meets any such minimum).
+PLANNED_DOCUMENT_BYTES = DEFAULT_LIMITS.max_document_bytes
+
 # Item kinds admitted by rules, and the fact type the rules derive for an admitted item.
 ADMITTED = {"documentation": "documentation", "role": "role"}
 
@@ -77,8 +82,9 @@ def admission_fact(item: EvidenceItem, judged_at: date | None) -> Fact:
     what the rules need to admit it (rules.FACT_TYPES["item"] says each attribute).
 
     Dates are judged at `judged_at` (the assessment date); without one they are not
-    judged (`has_date` and `dated` 0). New admission criteria (a review decision, a
-    file's size, ...) add their attributes here and in FACT_TYPES["item"].
+    judged (`has_date` and `dated` 0). `size` and `placeholder` are the loader's (the
+    document's bytes; whether its title is still a `TODO:`). New admission criteria
+    add their attributes here and in FACT_TYPES["item"].
     """
     has_date = item.effective is not None and judged_at is not None
     dated = item.expires is not None and judged_at is not None
@@ -91,7 +97,8 @@ def admission_fact(item: EvidenceItem, judged_at: date | None) -> Fact:
             "date": str(item.effective) if item.effective else "none",
             "expires": str(item.expires) if item.expires else "none",
             "as_of": str(judged_at) if judged_at else "none",
-            "role": item.role or "", "person": item.person or ""}
+            "role": item.role or "", "person": item.person or "",
+            "size": item.size or 0, "placeholder": int(item.placeholder)}
 
 
 def requirement_facts(profile: Profile) -> list[Fact]:
@@ -195,6 +202,8 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
         evidence=items,
         bundle_sha256=combined_digest(files),
         bundle_files=files,
+        bundle_archive=((bundle.archive.format, bundle.archive.sha256)
+                        if bundle.archive is not None else None),
         findings=findings,
         metrics=tuple(_metric_result(i, stats[i.id], counted_by.get(f"metric_report:{i.id}"),
                                      about_item.get(i.id, ()), i.id in shown)
@@ -248,10 +257,12 @@ class _Context:
 
     def build(self, new: ItemToAdd, process: str, ident: str) -> list[Fact]:
         """The facts the item `new` would give once added as a plan says (documents in
-        force and undated; metrics reported once in every period, or once)."""
+        force and undated, with content and a real title: PLANNED_DOCUMENT_BYTES, no
+        placeholder; metrics reported once in every period, or once)."""
         item = EvidenceItem(id=ident, process=process, kind=new.kind, line=0,
                             status="accepted", metric_type=new.metric_type, role=new.role,
                             person=new.person,
+                            size=PLANNED_DOCUMENT_BYTES if new.kind == "documentation" else None,
                             effective=date.fromisoformat(new.date) if new.date else None,
                             specification=MetricSpec(frequency=new.frequency)
                             if new.frequency else None)

@@ -55,6 +55,7 @@ from typing import Any
 from . import __version__
 from .api import Inputs, load_inputs, report_document
 from .errors import BatchError, EngineError, EvidenceError, Ism3Error, ReportError
+from .archive import archive_format, archive_stem, remove_unpacked
 from .evidence import MANIFEST
 from .limits import DEFAULT_LIMITS, Limits
 from .output import write_atomically
@@ -242,14 +243,17 @@ def discover(paths: Sequence[Path | str]) -> list[Path]:
         if path.is_file() or (path / MANIFEST).is_file():
             bundles = [path]
         elif path.is_dir():
-            bundles = sorted((c for c in path.iterdir() if (c / MANIFEST).is_file()), key=str)
+            bundles = sorted((c for c in path.iterdir() if (c / MANIFEST).is_file()
+                              or (archive_format(c) is not None and c.is_file())), key=str)
             if not bundles:
                 raise EvidenceError(f"{path}: no evidence bundle here: neither a {MANIFEST} "
-                                    f"nor subfolders holding one")
+                                    f"nor subfolders holding one, nor bundle archives "
+                                    f"(.zip, .tar.gz, .tgz)")
         else:
             raise EvidenceError(f"{path}: no such bundle folder or file")
         for bundle in bundles:
-            folder = bundle.parent if bundle.is_file() else bundle
+            folder = (bundle if archive_format(bundle) is not None
+                      else bundle.parent if bundle.is_file() else bundle)
             found.setdefault(folder.resolve(), bundle)
     return sorted(found.values(), key=str)
 
@@ -260,7 +264,9 @@ def report_names(bundles: Sequence[Path]) -> list[str]:
     taken: set[str] = set()
     for bundle in bundles:
         folder = bundle.parent if bundle.is_file() else bundle
-        stem = re.sub(r"[^A-Za-z0-9._-]", "_", folder.resolve().name) or "bundle"
+        own = (archive_stem(bundle.resolve()) if archive_format(bundle) is not None
+               else folder.resolve().name)
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", own) or "bundle"
         name, n = f"{stem}.json", 1
         while name in taken:
             n += 1
@@ -508,10 +514,12 @@ def _watch_parent(parent: int) -> None:
 
 
 def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    """In a worker: exit at once; while a report file is being written, first unwind
-    through the writer, which removes its temporary file."""
+    """In a worker: exit at once (removing a bundle archive being unpacked); while a
+    report file is being written, first unwind through the writer, which removes its
+    temporary file."""
     if _writing:
         raise _WorkerStopped()
+    remove_unpacked()
     os._exit(128 + signum)
 
 

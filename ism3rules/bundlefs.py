@@ -16,12 +16,15 @@ content could change from there.
 
 from __future__ import annotations
 
+import difflib
 import errno
 import hashlib
+import itertools
 import os
+import re
 import stat
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -238,7 +241,8 @@ class BundleFolder:
             try:
                 info = os.stat(part, dir_fd=here(), follow_symlinks=False)
             except (FileNotFoundError, NotADirectoryError):
-                raise Refused(f"file missing ('{relative}')", "missing") from None
+                raise Refused(f"file missing ('{relative}'{self._near(relative)})",
+                              "missing") from None
             except (OSError, ValueError) as exc:
                 raise Refused(_unusable(relative, exc)) from None
             if stat.S_ISLNK(info.st_mode):
@@ -278,6 +282,55 @@ class BundleFolder:
             return self._open_final(relative, part, here(), info)
         raise Refused(f"not a regular file ('{relative}')", "folder")
 
+    def _near(self, relative: str) -> str:
+        """`; did you mean 'x'?` naming the file of the bundle that `relative` nearly names
+        (a name in another case at any level, or a close name at the last), or ''.
+
+        Found by listing folders from the bundle's descriptor (at most MAX_LISTED names
+        each), never by opening a path by name; a symlink on the way ends the search.
+        """
+        try:
+            parts = list(check_relative(relative).parts)
+        except Refused:
+            return ""
+        found: list[str] = []
+        fd = os.open(".", os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC, dir_fd=self.fd)
+        try:
+            for index, part in enumerate(parts):
+                last = index == len(parts) - 1
+                names = _listed(fd)
+                if part in names:
+                    name = part
+                else:
+                    folded = [n for n in names if n.casefold() == part.casefold()]
+                    close = (difflib.get_close_matches(part, sorted(_same_numbers(part, names)),
+                                                       1, 0.85)
+                             if last else [])
+                    if len(folded) == 1:
+                        name = folded[0]
+                    elif close:
+                        name = close[0]
+                    else:
+                        return ""
+                found.append(name)
+                if last:
+                    break
+                try:
+                    sub = os.open(name, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC,
+                                  dir_fd=fd)
+                except OSError:
+                    return ""
+                os.close(fd)
+                fd = sub
+            info = os.stat(found[-1], dir_fd=fd, follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode) or found == parts:
+                return ""
+        except OSError:
+            return ""
+        finally:
+            os.close(fd)
+        return f"; did you mean '{'/'.join(found)}'?"
+
     def _inside(self, target: str) -> list[str] | None:
         """The components of an absolute symlink target below the bundle root, or None."""
         if self.real is None:
@@ -306,6 +359,15 @@ class BundleFolder:
             os.close(fd)
             raise
         return OpenFile(fd, now.st_size, (now.st_dev, now.st_ino))
+
+
+MAX_LISTED = 2000   # names of one folder looked at for a suggestion (a huge folder: no more)
+
+
+def _listed(fd: int) -> set[str]:
+    """The names in the folder open as `fd` (at most MAX_LISTED; the descriptor is kept)."""
+    with os.scandir(fd) as entries:   # scandir reads a duplicate of fd
+        return {entry.name for entry in itertools.islice(entries, MAX_LISTED)}
 
 
 def _check_final(relative: str, info: os.stat_result) -> None:
@@ -383,3 +445,10 @@ def read_regular(path: Path, limit: int) -> bytes:
             return handle.read(limit)
         except TooLarge:
             raise TooLarge(f"larger than the limit of {limit} bytes") from None
+
+
+def _same_numbers(name: str, names: Iterable[str]) -> list[str]:
+    """The names holding the same numbers as `name`: a typo is suggested, another file
+    (`osp-3-procedure.md` for `osp-5-procedure.md`) never is."""
+    numbers = re.findall(r"\d+", name)
+    return [n for n in names if re.findall(r"\d+", n) == numbers]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import csv
+import dataclasses
 import functools
 import gc
 import hashlib
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from . import identifiers, safe
+from .archive import ArchiveInfo, archive_format, unpacked
 from .bundlefs import MANIFEST as MANIFEST  # re-exported: callers import it from here
 from .bundlefs import CHUNK, BundleFolder, OpenFile, Refused, TooLarge, manifest_problem
 from .catalogue import Catalogue, load_catalogue, suggest_process
@@ -36,6 +38,9 @@ from .specs import MetricSpec, ServiceLevel, parse_service_levels, parse_spec
 from .yamlio import DEFAULT_LIMITS, Limits, Node, parse_yaml
 
 SCHEMA = "ism3-evidence/1"
+# What `ism3 init` and `ism3 gap` start every text to fill with; an item whose title
+# (name, person) still starts with it is a placeholder (the rules decide what that means).
+PLACEHOLDER = "TODO:"
 KINDS = ("documentation", "metric", "exclusion", "role")
 ROLES = ("owner", "supervisor", "operator", "auditor", "customer")   # O-ISM3 SSP-4
 ORG_ID = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -106,6 +111,10 @@ class EvidenceItem:
     effective: date | None = None          # documentation/role: in force from this date
     role: str | None = None
     person: str | None = None
+    # documentation: bytes of the file, as the loader read it (None: not read)
+    size: int | None = None
+    # the title (metric: name; role: title or person) still starts with PLACEHOLDER
+    placeholder: bool = False
 
     @property
     def accepted(self) -> bool:
@@ -131,6 +140,7 @@ class Bundle:
     files: tuple[FileDigest, ...] = ()
     manifest_sha256: str = ""
     limits: Limits = DEFAULT_LIMITS       # read under these; the evaluation keeps to them
+    archive: ArchiveInfo | None = None    # the archive the bundle came in, if it did
 
     @property
     def judged_at(self) -> date | None:
@@ -153,8 +163,38 @@ class _Problems:
         self.lines.append(printable(prefix + message))
 
     def raise_if_any(self) -> None:
+        if self.csv_more:
+            self.lines.append(printable(f"{self.manifest}: and {self.csv_more} more bad line(s) "
+                                        "in observation files, not shown"))
+            self.csv_more = 0
         if self.lines:
             raise EvidenceError("\n".join(self.lines))
+
+    csv_said = 0
+    csv_more = 0
+
+    def add_csv(self, line: int, problem: ValueError, item: str) -> None:
+        """The problems of an observations file: each bad line said (up to
+        CSV_PROBLEMS_PER_BUNDLE for the bundle), the rest counted."""
+        lines = problem.lines if isinstance(problem, CsvProblems) else [str(problem)]
+        for said in lines:
+            if self.csv_said < CSV_PROBLEMS_PER_BUNDLE:
+                self.csv_said += 1
+                self.add(line, f"observations file: {said}", item)
+            else:
+                self.csv_more += 1
+        if isinstance(problem, CsvProblems) and problem.more:
+            if self.csv_said < CSV_PROBLEMS_PER_BUNDLE:
+                self.csv_said += 1
+                self.add(line, f"observations file: and {problem.more} more bad line(s) in "
+                         "this file, not shown", item)
+            else:
+                self.csv_more += problem.more
+
+
+def is_placeholder_text(text: str | None) -> bool:
+    """Whether `text` still starts with PLACEHOLDER (in any case, after spaces)."""
+    return bool(text) and str(text).lstrip().upper().startswith(PLACEHOLDER)
 
 
 def printable(text: str) -> str:
@@ -243,7 +283,8 @@ def load_bundle(
     limits: Limits = DEFAULT_LIMITS,
     as_of: date | None = None,
 ) -> Bundle:
-    """Read and validate the bundle at `path` (a folder or its bundle.yaml).
+    """Read and validate the bundle at `path` (a folder, its bundle.yaml, or an archive:
+    .zip, .tar.gz, .tgz, unpacked within `limits` and read as its folder; see `archive`).
 
     `as_of` replaces the bundle's own `assessment.as_of`: the bundle is judged as it
     stood at that date (observations dated after it are ignored; whether evidence is in
@@ -254,6 +295,12 @@ def load_bundle(
             the message has one line per problem, each naming file, line and item.
     """
     catalogue = catalogue or load_catalogue()
+    if archive_format(path) is not None:
+        with unpacked(path, limits) as done:
+            with BundleFolder(done.folder) as folder:
+                loaded = _load(folder, done.shown, done.shown / MANIFEST, catalogue, limits,
+                               as_of)
+            return dataclasses.replace(loaded, archive=done.info)
     root, manifest = find_manifest(Path(path))
     try:
         folder = BundleFolder(root)
@@ -335,13 +382,20 @@ def _load(folder: BundleFolder, root: Path, manifest: Path, catalogue: Catalogue
                                                   else message),
         catalogue.process_ids, lambda name: catalogue.metric_type(name).name,
         {e["id"]: e["process"] for _, e in parsed if e["kind"] == "metric"})
-    # Observation files are read only once the manifest itself is valid.
     _exclusion_dates(parsed, as_of or end, problems)
-    problems.raise_if_any()
     cutoff = as_of or end
     files = _Files(folder, limits)
+    before = len(problems.lines)
     files.check_csv_sizes(parsed, manifest, problems)   # from fstat, before reading any
-    problems.raise_if_any()
+    if len(problems.lines) > before:
+        problems.raise_if_any()
+    if problems.lines:
+        # The manifest has problems: its usable metric items' observation files are read
+        # all the same, so that one run reports them all (nothing else is judged).
+        for raw, entry in parsed:
+            if entry["kind"] == "metric" and entry.get("observations") is None:
+                _judge(raw, entry, root, manifest, start, end, problems, cutoff, files)
+        problems.raise_if_any()
     with _gc_paused():
         # Dates in force and expiries are criteria: the rules judge them (rules/evidence.yaml).
         items = tuple(_judge(raw, entry, root, manifest, start, end, problems, cutoff, files)
@@ -804,8 +858,45 @@ def _read_plain_csv(raw: bytes) -> list[Observation] | None:
         return None
 
 
-def _text_lines(handle: BinaryIO, shown: str, max_bytes: int) -> Iterator[str]:
-    """The lines of a binary file as text, counting bytes: UTF-8 errors get their line."""
+class CsvProblems(ValueError):
+    """The bad lines of an observations file: the first `CSV_PROBLEMS_PER_FILE`, each
+    `shown:LINE: what is wrong`, and how many more there are (`more`)."""
+
+    def __init__(self, lines: list[str], more: int = 0) -> None:
+        self.lines = lines
+        self.more = more
+        said = "; ".join(lines)
+        super().__init__(said + (f"; and {more} more bad line(s) in this file" if more else ""))
+
+
+# Bad lines shown per observations file (the rest are counted), and per bundle.
+CSV_PROBLEMS_PER_FILE = 10
+CSV_PROBLEMS_PER_BUNDLE = 50
+
+
+class _BadLines:
+    """The bad lines of one file, as they are found: the first few said, the rest counted."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.lines: list[str] = []
+        self.more = 0
+
+    def add(self, line: str) -> None:
+        if len(self.lines) < self.cap:
+            self.lines.append(line)
+        else:
+            self.more += 1
+
+    def raise_if_any(self) -> None:
+        if self.lines:
+            raise CsvProblems(self.lines, self.more)
+
+
+def _text_lines(handle: BinaryIO, shown: str, max_bytes: int,
+                bad: _BadLines | None = None) -> Iterator[str]:
+    """The lines of a binary file as text, counting bytes: UTF-8 errors get their line
+    (recorded in `bad`, the line read as empty, when given; else raised)."""
     total = 0
     for number in itertools.count(1):
         raw = handle.readline(MAX_CSV_LINE + 1)
@@ -820,43 +911,80 @@ def _text_lines(handle: BinaryIO, shown: str, max_bytes: int) -> Iterator[str]:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ValueError(f"{shown}:{number}: not UTF-8 text (byte {exc.start + 1} of the "
-                             "line); save the file as UTF-8") from None
+            said = (f"{shown}:{number}: not UTF-8 text (byte {exc.start + 1} of the line); "
+                    "save the file as UTF-8")
+            if bad is None:
+                raise ValueError(said) from None
+            bad.add(said)
+            yield "\n"   # the line stays counted; the reader sees it empty
+            continue
         yield text.removeprefix("\ufeff") if number == 1 else text
 
 
 def read_csv_observations(handle: BinaryIO, shown: str,
-                          max_bytes: int = MAX_CSV_BYTES) -> Iterator[Observation]:
+                          max_bytes: int = MAX_CSV_BYTES,
+                          cap: int = CSV_PROBLEMS_PER_FILE) -> Iterator[Observation]:
     """Stream observations from CSV bytes (header `date,value`), one row at a time.
 
     `handle` is a binary file object (already open: never a path to open again). At
-    most `max_bytes` are read, whatever the file claims to hold.
+    most `max_bytes` are read, whatever the file claims to hold. A bad row does not stop
+    the reading: every bad line is found (the first `cap` said, the rest counted) and
+    raised together at the end; a bad header, a line over MAX_CSV_LINE bytes or more
+    than `max_bytes` stop it at once.
 
     Raises:
-        ValueError: naming `shown` and the line, for a bad header, row or encoding,
-            or more than `max_bytes`.
+        CsvProblems: (a ValueError) naming `shown` and each bad line: a bad row, value,
+            date or encoding, or a line the csv module cannot read.
+        ValueError: naming `shown` and the line, for a bad header, a line too long, or
+            more than `max_bytes`.
         OSError: the file cannot be read.
     """
-    reader = csv.reader(_text_lines(handle, shown, max_bytes), strict=True)
+    bad = _BadLines(cap)
+    reader = csv.reader(_text_lines(handle, shown, max_bytes, bad), strict=True)
+    header = None
     try:
         header = next(reader, None)
-        if header is None:
-            raise ValueError(f"{shown}:1: empty file; expected the header 'date,value'")
-        if [h.strip().lower() for h in header] != ["date", "value"]:
-            raise ValueError(f"{shown}:1: header must be 'date,value', found "
-                             f"'{_short(','.join(header), 200)}'")
-        for row in reader:
-            line = reader.line_num
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if len(row) != 2:
-                raise ValueError(f"{shown}:{line}: expected 2 columns (date,value), found {len(row)}")
-            try:
-                yield Observation(parse_date(row[0]), parse_value(row[1]))
-            except ValueError as exc:
-                raise ValueError(f"{shown}:{line}: {exc}") from None
     except csv.Error as exc:
-        raise ValueError(f"{shown}:{reader.line_num}: malformed CSV: {exc}") from None
+        raise ValueError(f"{shown}:1: malformed CSV: {exc}") from None
+    if header is None:
+        bad.raise_if_any()
+        raise ValueError(f"{shown}:1: empty file; expected the header 'date,value'")
+    if [h.strip().lower() for h in header] != ["date", "value"]:
+        if bad.lines:   # a header that is not UTF-8
+            bad.raise_if_any()
+        raise ValueError(f"{shown}:1: header must be 'date,value', found "
+                         f"'{_short(','.join(header), 200)}'")
+    while True:
+        before = reader.line_num
+        try:
+            row = next(reader, None)
+        except CsvProblems:
+            raise
+        except ValueError as exc:   # too long a line, too many bytes: the reading stops
+            if not bad.lines:
+                raise
+            raise CsvProblems([*bad.lines, str(exc)], bad.more) from None
+        except csv.Error as exc:
+            bad.add(f"{shown}:{reader.line_num}: malformed CSV: {exc}")
+            if reader.line_num == before:   # nothing consumed: it would fail again
+                break
+            continue
+        if row is None:
+            break
+        line = reader.line_num
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) != 2:
+            bad.add(f"{shown}:{line}: expected 2 columns (date,value), found {len(row)}")
+            continue
+        try:
+            observation = Observation(parse_date(row[0]), parse_value(row[1]))
+        except ValueError as exc:
+            bad.add(f"{shown}:{line}: {exc}")
+            continue
+        if not bad.lines:
+            yield observation
+    bad.raise_if_any()
 
 
 class _HashingReader(io.RawIOBase):
@@ -892,6 +1020,7 @@ class _Read:
 
     sha256: str | None = None
     observations: tuple[Observation, ...] | ValueError | None = None
+    size: int = 0
 
 
 class _Files:
@@ -941,8 +1070,8 @@ class _Files:
             self.digests.setdefault(normalise(relative), None)
             raise
 
-    def document(self, relative: str, shown: str) -> str:
-        """sha256 of a documentation file of the bundle.
+    def document(self, relative: str, shown: str) -> tuple[str, int]:
+        """(sha256, bytes) of a documentation file of the bundle.
 
         Raises:
             Refused: not a regular file inside the bundle (the reason says why).
@@ -966,13 +1095,14 @@ class _Files:
                         f"the limit of {limits.max_documents_bytes} bytes in total "
                         f"({FLAGS['max_documents_bytes']} changes it)")
                 try:
-                    entry.sha256, size = handle.sha256(min(limits.max_document_bytes, room))
+                    entry.sha256, entry.size = handle.sha256(min(limits.max_document_bytes,
+                                                                 room))
                 except TooLarge:
                     raise ValueError(f"{shown}: grew past the limits on documents while it "
                                      "was read") from None
-                self.documents_used += size
+                self.documents_used += entry.size
         self.digests[normalise(relative)] = entry.sha256
-        return entry.sha256
+        return entry.sha256, entry.size
 
     def observations(self, relative: str, shown: str) -> tuple[Observation, ...]:
         """The observations of a CSV of the bundle, sorted by date, then value.
@@ -1053,13 +1183,15 @@ def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
                             expires=entry["expires"])
     common = dict(id=entry["id"], process=entry["process"], kind=entry["kind"], line=raw.line,
                   title=entry.get("title"), path=entry.get("path"),
-                  effective=entry.get("effective"), expires=entry.get("expires"))
+                  effective=entry.get("effective"), expires=entry.get("expires"),
+                  placeholder=any(is_placeholder_text(entry.get(key))
+                                  for key in ("title", "person")))
     if entry["kind"] == "role":
         return EvidenceItem(status="accepted", role=entry["role"], person=entry["person"],
                             **common)
     if entry["kind"] == "documentation":
         try:
-            actual = files.document(entry["path"], str(manifest.parent / entry["path"]))
+            actual, size = files.document(entry["path"], str(manifest.parent / entry["path"]))
         except Refused as exc:
             return EvidenceItem(status="rejected", reason=str(exc), sha256=entry["sha256"],
                                 **common)
@@ -1071,10 +1203,10 @@ def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
             return EvidenceItem(status="rejected", reason=f"file unreadable ({exc.strerror})",
                                 sha256=entry["sha256"], **common)
         if entry["sha256"] and entry["sha256"] != actual:
-            return EvidenceItem(status="rejected", sha256=actual,
+            return EvidenceItem(status="rejected", sha256=actual, size=size,
                                 reason=f"hash mismatch (declared {entry['sha256']}, "
                                 f"file has {actual})", **common)
-        return EvidenceItem(status="accepted", sha256=actual, **common)
+        return EvidenceItem(status="accepted", sha256=actual, size=size, **common)
 
     mtype = entry["metric_type"]
     common["specification"] = entry.get("specification")
@@ -1087,7 +1219,7 @@ def _judge(raw: Node, entry: dict[str, Any], root: Path, manifest: Path,
             return EvidenceItem(status="rejected", reason=f"observations {exc}",
                                 metric_type=mtype, **common)
         except ValueError as exc:
-            problems.add(raw.line_of("path"), f"observations file: {exc}", entry["id"])
+            problems.add_csv(raw.line_of("path"), exc, entry["id"])
             return EvidenceItem(status="rejected", reason=str(exc), metric_type=mtype, **common)
         except OSError as exc:
             return EvidenceItem(status="rejected", metric_type=mtype,

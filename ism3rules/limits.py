@@ -48,6 +48,13 @@ class Limits:
     - max_template_bytes: size of an HTML template (`--template`), the files it
       includes from its folder counted with it.
     - max_signature_bytes: size of a signature envelope (`verify --signature`).
+    - max_archive_bytes: bytes a bundle archive (.zip, .tar.gz) may unpack to, in total
+      (and the size of the archive file itself); checked from its headers first, then
+      again while it is inflated.
+    - max_archive_entries: entries (files and folders) of a bundle archive.
+    - max_archive_ratio: unpacked bytes per compressed byte, of a member and of the
+      whole archive (ignored below 1 MiB unpacked).
+    - max_archive_path: characters of one entry's name in a bundle archive.
     """
 
     max_bytes: int = 16 * MIB
@@ -67,6 +74,11 @@ class Limits:
     max_review_bytes: int = 16 * MIB
     max_template_bytes: int = 1 * MIB
     max_signature_bytes: int = 16 * MIB
+    # room for the documents (2 GiB), the observation files and the manifest
+    max_archive_bytes: int = 2 * GIB + 256 * MIB
+    max_archive_entries: int = 50_000
+    max_archive_ratio: int = 100
+    max_archive_path: int = 1024
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -95,6 +107,10 @@ FLAGS = {
     "max_review_bytes": "--max-review-bytes",
     "max_template_bytes": "--max-template-bytes",
     "max_signature_bytes": "--max-signature-bytes",
+    "max_archive_bytes": "--max-archive-bytes",
+    "max_archive_entries": "--max-archive-entries",
+    "max_archive_ratio": "--max-archive-ratio",
+    "max_archive_path": "--max-archive-path",
 }
 
 

@@ -180,17 +180,21 @@ def to_document(assessment: Assessment) -> dict[str, Any]:
     by_path = {f.path: f.sha256 for f in assessment.bundle_files}
     file_sha = {i.id: by_path.get(normalise(i.path)) for i in assessment.evidence if i.path}
     admitted = dict(assessment.admitted_by)
+    inputs: dict[str, Any] = {
+        "bundle_manifest_sha256": assessment.bundle_manifest_sha256,
+        "rules_sha256": assessment.rules_sha256,
+        "bundle_sha256": assessment.bundle_sha256,
+        "bundle_files": [{"path": f.path, "sha256": f.sha256} for f in assessment.bundle_files],
+        "profiles": [{"id": p.id, "sha256": p.sha256} for p in assessment.profiles]}
+    if assessment.bundle_archive is not None:   # only then: a folder's report is unchanged
+        fmt, sha = assessment.bundle_archive
+        inputs["bundle_archive"] = {"format": fmt, "sha256": sha}
     return {
         "schema": SCHEMA,
         "tool": {"name": "ism3rules", "version": assessment.tool_version},
         "organization": {"id": assessment.organization_id, "name": assessment.organization_name},
         "assessment": {"period": period, "as_of": _date(assessment.as_of)},
-        "inputs": {"bundle_manifest_sha256": assessment.bundle_manifest_sha256,
-                   "rules_sha256": assessment.rules_sha256,
-                   "bundle_sha256": assessment.bundle_sha256,
-                   "bundle_files": [{"path": f.path, "sha256": f.sha256}
-                                    for f in assessment.bundle_files],
-                   "profiles": [{"id": p.id, "sha256": p.sha256} for p in assessment.profiles]},
+        "inputs": inputs,
         "processes": {p.id: _process(p, file_sha) for p in assessment.processes},
         "profiles": [_profile(p) for p in assessment.profiles],
         "evidence": [_evidence(i, metrics.get(i.id), admitted.get(i.id))

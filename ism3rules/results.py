@@ -220,3 +220,5 @@ class Assessment:
     service_levels: tuple[ServiceLevelResult, ...] = ()
     # the rule that admitted each documentation and role item that counts (item, rule)
     admitted_by: tuple[tuple[str, str], ...] = ()
+    # the archive the bundle came in ((format, sha256)), when it came in one
+    bundle_archive: tuple[str, str] | None = None

@@ -89,13 +89,17 @@ FACT_TYPES: dict[str, FactType] = {
     # (negative: not yet in force; 0 when undated); `dated` 1 when it gives an expiry,
     # then `days_left` from the assessment date to it (negative: expired; 0 when
     # undated). `date`, `expires`, `as_of` are the dates as text ("none" when absent),
-    # `role` and `person` those of a role item ("" for other kinds). Later attributes
-    # (file size, ...) are added here and in assessment.admission_fact.
+    # `role` and `person` those of a role item ("" for other kinds). `size` is the
+    # document's bytes as the loader read them (0 for a role item); `placeholder` is 1
+    # when its title (a role's title or person) still starts with "TODO:", the marker
+    # `ism3 init` and `ism3 gap` write. Later attributes are added here and in
+    # assessment.admission_fact.
     "item": FactType(attrs=("process", "item", "kind", "has_date", "days_in_force", "dated",
                             "days_left", "date", "expires", "as_of", "role", "person",
-                            "review"),
+                            "review", "size", "placeholder"),
                      derived=False,
-                     kinds=_ints("has_date", "days_in_force", "dated", "days_left"),
+                     kinds=_ints("has_date", "days_in_force", "dated", "days_left", "size",
+                                 "placeholder"),
                      identity=("item",)),
     "documentation": FactType(attrs=("process",), derived=False, derived_from=("item",)),
     "metric": FactType(attrs=("process", "metric_type"), derived=False, label="metric_type",

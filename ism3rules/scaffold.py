@@ -16,7 +16,7 @@ from .assessment import assess
 from .catalogue import Catalogue, load_catalogue
 from .errors import EvidenceError, ProfileError
 from .evidence import ORG_ID, EvidenceItem, load_bundle
-from .gap import PLACEHOLDER, additions, new_item_lines
+from .gap import additions, new_item_lines
 from .profiles import Profile
 from .report import to_document
 from .rules import Rulebook
@@ -30,11 +30,20 @@ MODELINE = f"# yaml-language-server: $schema={SCHEMA_FILE}"
 # wording), first match wins. The reasons an unfilled placeholder has are marked True.
 _ADVICE: tuple[tuple[re.Pattern[str], str, bool], ...] = tuple(
     (re.compile(pattern), advice, placeholder) for pattern, advice, placeholder in (
+        (r"^(observations )?file missing \(.*; did you mean ", "correct the path to the file "
+         "suggested: a bundle's paths are exact, case included", False),
         (r"^observations file missing", "create the CSV file each names (header date,value), "
          "inside the bundle folder", True),
         (r"^file missing", "create the file each names, inside the bundle folder", True),
         (r"^no observations$", "add observations: inline {date, value} entries or a CSV file "
          "with the header date,value", True),
+        # documents and roles admitted by rules (rules/evidence.yaml): empty, or still TODO
+        (r"\bsize 0 <= 0\b.*\bplaceholder 1\b", "put the document in the file each names "
+         "(it is empty) and replace the TODO title with the document's own", True),
+        (r"\bplaceholder 1\b", "replace the TODO text (title, or a role's person) with the "
+         "real one once the item is filled in: an item still marked TODO does not count", True),
+        (r"\bsize 0 <= 0\b", "the file each names is empty: put the document in it (an empty "
+         "document does not count)", False),
         (r"coverage", "report the metric in more of its periods (see its specification's "
          "frequency), or correct the frequency", False),
         (r"^no observation in period", "add observations dated inside the assessment period",
@@ -73,8 +82,9 @@ def is_placeholder(item: EvidenceItem) -> bool:
 
 
 def has_placeholder_text(item: EvidenceItem) -> bool:
-    """Whether an item's title (or metric name) still starts with the `TODO:` of a skeleton."""
-    return (item.title or "").lstrip().upper().startswith(PLACEHOLDER.strip().upper())
+    """Whether an item's title (metric name, role person) still starts with the `TODO:` of
+    a skeleton (as the loader found: `EvidenceItem.placeholder`)."""
+    return item.placeholder
 
 
 def _org_id(directory: Path) -> str:
@@ -123,7 +133,8 @@ def skeleton(profile: Profile, level: int, rulebook: Rulebook, org_id: str, org_
         f"# level {level} ({target['name']}). Every item is a placeholder: create the file it "
         "names",
         "# (documents under docs/, metric CSVs with the header date,value under metrics/) and",
-        "# replace the TODO texts; `ism3 validate` lists the placeholders still to fill.",
+        "# replace the TODO texts: an empty document, or one still titled TODO, does not",
+        "# count. `ism3 validate` lists the placeholders still to fill.",
         "# A process that is out of scope can be excluded instead: an item of kind exclusion",
         "# with process, justification, approver and optional expires (YYYY-MM-DD)"
         + (f"; not allowed for {', '.join(profile.mandatory)} in this profile."

@@ -1,4 +1,4 @@
-"""JSON Schemas (draft 2020-12) of the files users write: bundle, profile and rule files.
+"""JSON Schemas (draft 2020-12) of the files users write: bundle, profile, rule and review files.
 
 The shipped files (`data/schemas/*.schema.json`) are `build(kind)`'s output, written
 from the catalogue and the loaders' own vocabularies; a test keeps them equal. A
@@ -18,7 +18,7 @@ from .errors import Ism3Error
 
 SCHEMA_DIR = Path(__file__).parent / "data" / "schemas"
 KINDS = {"bundle": "bundle.schema.json", "profile": "profile.schema.json",
-         "rules": "rules.schema.json"}
+         "rules": "rules.schema.json", "review": "review.schema.json"}
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 DATE = {"type": "string", "pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
         "format": "date", "description": "a date, YYYY-MM-DD"}
@@ -28,7 +28,7 @@ OPTIONAL_TEXT: dict[str, Any] = {"type": ["string", "number", "null"]}
 
 
 def schema_path(kind: str) -> Path:
-    """The shipped schema file of `kind` (bundle, profile or rules).
+    """The shipped schema file of `kind` (bundle, profile, rules or review).
 
     Raises:
         Ism3Error: no schema of that kind.
@@ -60,7 +60,7 @@ def build(kind: str, catalogue: Catalogue | None = None) -> str:
     """
     schema_path(kind)
     catalogue = catalogue or load_catalogue()
-    builders = {"bundle": _bundle, "profile": _profile, "rules": _rules}
+    builders = {"bundle": _bundle, "profile": _profile, "rules": _rules, "review": _review}
     return json.dumps(builders[kind](catalogue), indent=2, ensure_ascii=False) + "\n"
 
 
@@ -253,4 +253,54 @@ def _rules(catalogue: Catalogue) -> dict[str, Any]:
             "id": scalar, "title": scalar, "source": OPTIONAL_TEXT, "description": OPTIONAL_TEXT,
             "rules": {"type": "array", "minItems": 1, "items": rule},
         }, ("schema", "id", "title", "rules")),
+    }
+
+
+def _review(catalogue: Catalogue) -> dict[str, Any]:
+    from .review import AUDIT_TYPES, DECISIONS, METHODS, SCHEMA, STATUSES
+    from .rules import SEVERITIES
+
+    def choice(names: tuple[str, ...]) -> dict[str, Any]:
+        return {"enum": [*names, None]}
+
+    def entries(entry: dict[str, Any], keys: dict[str, Any] | None = None) -> dict[str, Any]:
+        section: dict[str, Any] = {"type": ["object", "null"],
+                                   "additionalProperties": {"anyOf": [{"type": "null"}, entry]}}
+        if keys is not None:
+            section["propertyNames"] = keys
+        return section
+
+    date = {"anyOf": [{"type": "null"}, DATE]}
+    text = OPTIONAL_TEXT
+    item = _object({"decision": choice(DECISIONS), "reason": text, "reviewer": text,
+                    "date": date})
+    item["if"] = {"properties": {"decision": {"const": "rejected"}}, "required": ["decision"]}
+    item["then"] = {"required": ["reason"],   # a rejected item says why
+                    "properties": {"reason": {"type": ["string", "number"], "pattern": r"\S"}}}
+    method = {"enum": list(METHODS)}
+    process = _object({"methods": {"anyOf": [{"type": "null"}, method,
+                                             {"type": "array", "items": method}]},
+                       "notes": text})
+    finding = _object({"severity": choice(SEVERITIES), "owner": text, "due": date,
+                       "response": text, "status": choice(STATUSES)})
+    signoff = _object({"name": text, "date": date, "statement": text},
+                      dependentRequired={"name": ["date"], "date": ["name"],
+                                         "statement": ["name", "date"]})
+    engagement = _object({"client": {"type": ["string", "number"], "pattern": r"\S"},
+                          "auditor": text, "firm": text, "audit_type": choice(AUDIT_TYPES),
+                          "start": date, "end": date, "scope": text}, ("client",))
+    properties = {
+        "schema": {"const": SCHEMA}, "engagement": engagement,
+        "evidence": entries(item),
+        "processes": entries(process, {"enum": list(catalogue.process_ids)}),
+        "findings": entries(finding),
+        "signoff": {"anyOf": [{"type": "null"}, signoff]}}
+    return {
+        "$schema": DRAFT,
+        "$id": "urn:ism3rules:schema:ism3-review-1",
+        "title": "ism3rules review file (ism3-review/1)",
+        "description": "Generated from ism3rules' review loader (ism3 schema review). The "
+                       "loader also checks the review against its bundle: the client, the "
+                       "item ids and the finding ids of the evaluation.",
+        **_object(properties, ("schema", "engagement")),
     }

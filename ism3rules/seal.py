@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from .errors import EvidenceError
+from .archive import refuse_archive
 from .evidence import Bundle, load_bundle
 from .output import write_atomically
 from .yamlio import DEFAULT_LIMITS, Limits, load_yaml
@@ -63,10 +64,12 @@ def seal(path: Path | str, check: bool = False, limits: Limits = DEFAULT_LIMITS)
     changes nothing the second time.
 
     Raises:
-        EvidenceError: the bundle cannot be read, or the edit could not be made
+        EvidenceError: the bundle cannot be read, is an archive (.zip, .tar.gz: its
+            bundle.yaml cannot be edited in place), or the edit could not be made
             safely (nothing is written then).
         OSError: bundle.yaml cannot be written.
     """
+    refuse_archive(Path(path), "`ism3 seal` edits bundle.yaml in place")
     bundle = load_bundle(Path(path), limits=limits)
     manifest = bundle.manifest
     raw = manifest.read_bytes()   # the loader has read it already, within the limits

@@ -14,12 +14,14 @@ a named pipe or a device given as the report or as the manifest is refused at on
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .archive import archive_format, unpacked
 from .digests import FileDigest, combined_digest, file_digests, normalise
 from .errors import EvidenceError, ReportError
 from .evidence import MANIFEST, find_manifest, load_bundle, printable
@@ -122,6 +124,11 @@ def verify_report(document: dict[str, Any], bundle: Path, *, report_path: Path =
         ReportError: the report's digest section is malformed.
         RuleError, ProfileError: the rules or a given profile cannot be loaded.
     """
+    if archive_format(bundle) is not None:   # checked as the folder it unpacks to
+        with unpacked(bundle, limits) as done:
+            result = verify_report(document, done.folder, report_path=report_path,
+                                   rules_dir=rules_dir, profile_refs=profile_refs, limits=limits)
+        return _with_archive(result, document, done.info.sha256)
     differences: list[Difference] = []
     unchanged: list[str] = []
     not_checked: list[str] = []
@@ -196,7 +203,32 @@ def verify_report(document: dict[str, Any], bundle: Path, *, report_path: Path =
             differences.append(Difference("rules", "changed", f"sha256 {rules_sha[:12]}... in "
                                           f"the report, now {digest[:12]}..."))
     _verify_profiles(document, profile_refs, differences, unchanged, not_checked)
+    if isinstance(inputs.get("bundle_archive"), dict):
+        not_checked.append("the bundle archive: the report was made from an archive (sha256 "
+                           f"{str(inputs['bundle_archive'].get('sha256'))[:64]}); give that "
+                           "archive to check it")
     return Verification(len(current), tuple(differences), tuple(unchanged), tuple(not_checked))
+
+
+def _with_archive(result: Verification, document: dict[str, Any],
+                  sha256: str) -> Verification:
+    """`result` (of the unpacked folder) with the archive itself checked, when the report
+    records one (a report made from a folder says nothing about archives)."""
+    recorded = document["inputs"].get("bundle_archive")
+    not_checked = tuple(n for n in result.not_checked if not n.startswith("the bundle archive"))
+    if recorded is None:
+        return dataclasses.replace(result, not_checked=not_checked)
+    sha = _digest(recorded.get("sha256")) if isinstance(recorded, dict) else None
+    if sha is None:
+        return dataclasses.replace(result, not_checked=(*not_checked, "the bundle archive: the "
+                                   "report records no valid sha256 for it (inputs.bundle_archive)"))
+    if sha == sha256:
+        return dataclasses.replace(result, not_checked=not_checked,
+                                   unchanged=(*result.unchanged, "bundle archive"))
+    return dataclasses.replace(result, not_checked=not_checked, differences=(
+        *result.differences, Difference("bundle archive", "changed", f"sha256 {sha} in the "
+                                        f"report, now {sha256} (the files inside are checked "
+                                        "one by one above)")))
 
 
 def _verify_profiles(document: dict[str, Any], profile_refs: Sequence[str],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from yaml.resolver import Resolver
 
 from .bundlefs import Refused, TooLarge, read_regular
 from .limits import DEFAULT_LIMITS, FLAGS, Limits
+from .safe import yaml_string
 
 if yaml.__with_libyaml__:  # libyaml parses several times faster; composing stays in Python
     from yaml._yaml import CParser
@@ -43,6 +45,10 @@ else:  # pragma: no cover - depends on how PyYAML was built
             Reader.__init__(self, stream)
             Scanner.__init__(self)
             Parser.__init__(self)
+
+class _EventsOnly(_Parsing):
+    """Parse events only (nothing composed or built): to check that a fix parses."""
+
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "Node", "YamlLimitError", "load_yaml", "load_yaml_digest",
            "parse_yaml"]
@@ -247,6 +253,154 @@ def _check_graph(root: Any, limits: Limits, flags: Mapping[str, str] = FLAGS) ->
                     root.start_mark, flags)
 
 
+# -- syntax errors that teach ---------------------------------------------------------------
+# A hint is given only when it is right: the fix it proposes is applied to a copy of the
+# text, which is parsed again (events only: nothing is built); the hint is given when the
+# error is gone, or has moved past the line fixed.
+_KEY_LINE = re.compile(r"^(?P<indent> *)(?P<dash>- +)?(?P<key>[^\s#'\"{\[&*!|>%@`-][^:#]*?):"
+                       r"(?P<gap>[ \t]+)(?P<value>\S.*?)?(?P<comment>[ \t]+#.*)?$")
+
+
+def teach(text: str, exc: yaml.MarkedYAMLError) -> str | None:
+    """What to do about a YAML syntax error, when it can be said for sure (else None):
+    quote a value holding ': ', line a key up with its neighbours, indent with spaces."""
+    mark = exc.problem_mark
+    if mark is None:
+        return None
+    lines = text.split("\n")
+    number = int(mark.line)
+    if not 0 <= number < len(lines):
+        return None
+    line = lines[number]
+    if "\t" in line[: len(line) - len(line.lstrip(" \t"))] or "'\\t'" in str(exc.problem):
+        return (f"line {number + 1} is indented with a tab; YAML indents with spaces only: "
+                "replace the tab with spaces")
+    problem = str(exc.problem or "")
+    if "mapping values are not allowed" in problem:
+        said = _quote_value(text, lines, number, int(mark.column))
+        if said:
+            return said
+    return _line_up(text, lines, number)
+
+
+def _parses_past(text: str, number: int) -> bool:
+    """Whether `text` parses (as events) without an error at or before line `number`."""
+    parser = _EventsOnly(text)
+    try:
+        while parser.check_event():
+            parser.get_event()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        return mark is not None and int(mark.line) > number
+    except yaml.YAMLError:
+        return False
+    finally:
+        parser.dispose()
+    return True
+
+
+def _replaced(lines: list[str], number: int, new: str) -> str:
+    return "\n".join([*lines[:number], new, *lines[number + 1:]])
+
+
+def _quote_value(text: str, lines: list[str], number: int, column: int) -> str | None:
+    """`key: some: text`: the value holds ': ' (YAML reads a new mapping): quote it."""
+    found = _KEY_LINE.match(lines[number])
+    if not found or not found.group("value") or column < found.start("value"):
+        return None
+    value = found.group("value")
+    if value[0] in "\"'{[|>&*!" or not re.search(r":[ \t]", value):
+        return None
+    quoted = f"'{value}'" if "'" not in value else yaml_string(value)
+    fixed = (lines[number][: found.start("value")] + quoted + (found.group("comment") or ""))
+    if not _parses_past(_replaced(lines, number, fixed), number):
+        return None
+    key = found.group("key").strip()
+    item = _item_of(lines, number)
+    return (f"{item}the value of '{key}' holds ': ', which YAML reads as the start of a "
+            f"mapping; put the text in quotes: {key}: {quoted}")
+
+
+def _indent_of(line: str) -> tuple[int, int, bool]:
+    """(spaces before the line's text, column of its key, whether it starts with '- ')."""
+    spaces = len(line) - len(line.lstrip(" "))
+    rest = line[spaces:]
+    if rest.startswith("- ") or rest == "-":
+        return spaces, spaces + len(rest) - len(rest[1:].lstrip(" ")) , True
+    return spaces, spaces, False
+
+
+def _significant(lines: list[str], start: int, step: int) -> int | None:
+    """The nearest line from `start` (going by `step`) holding more than a comment."""
+    number = start
+    while 0 <= number < len(lines):
+        stripped = lines[number].strip()
+        if stripped and not stripped.startswith("#"):
+            return number
+        number += step
+    return None
+
+
+def _line_up(text: str, lines: list[str], number: int) -> str | None:
+    """A line indented unlike its neighbours: the indentation that makes it parse, said
+    with the neighbour it lines up with."""
+    line = lines[number]
+    spaces, _, dash = _indent_of(line)
+    above = _significant(lines, number - 1, -1)
+    below = _significant(lines, number + 1, 1)
+    candidates: list[tuple[int, str]] = []
+    for other in (above, below):
+        if other is None:
+            continue
+        o_spaces, o_key, o_dash = _indent_of(lines[other])
+        if dash and o_dash:
+            candidates.append((o_spaces, f"as the '- ' of line {other + 1}"))
+        elif not dash:
+            name = _KEY_LINE.match(lines[other])
+            what = f"'{name.group('key').strip()}'" if name else "the text"
+            candidates.append((o_key, f"as {what} on line {other + 1}"))
+    if dash and above is not None:   # a list item: as the items above it
+        for other in range(above, -1, -1):
+            o_spaces, _, o_dash = _indent_of(lines[other])
+            if o_dash and o_spaces < spaces and lines[other].strip():
+                candidates.append((o_spaces, f"as the '- ' of line {other + 1}"))
+                break
+    seen: set[int] = set()
+    for indent, why in candidates:
+        if indent == spaces or indent in seen:
+            continue
+        seen.add(indent)
+        if _parses_past(_replaced(lines, number, " " * indent + line.lstrip(" ")), number):
+            item = _item_of(lines, number)
+            shown = line.strip()
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            return (f"{item}line {number + 1} ('{shown}') is indented {spaces} space(s); "
+                    f"indent it by {indent}, {why}")
+    return None
+
+
+def _item_of(lines: list[str], number: int) -> str:
+    """'item ID: ' for the list item holding line `number` (its `id:`), or ''."""
+    _, key_column, _ = _indent_of(lines[number])
+    for other in range(number, -1, -1):
+        line = lines[other]
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        spaces, column, dash = _indent_of(line)
+        flow = re.search(r"[{,]\s*id:\s*([^,}\s]+)", line) if other == number else None
+        if flow:
+            return f"item {flow.group(1)}: "
+        found = _KEY_LINE.match(line)
+        if found and found.group("key").strip() == "id" and abs(column - key_column) <= 2:
+            value = (found.group("value") or "").strip()
+            return f"item {value}: " if value else ""
+        if dash and column <= key_column:
+            return ""
+        if not dash and spaces < key_column - 2:
+            return ""
+    return ""
+
+
 def _children(node: Any) -> list[Any] | None:
     if isinstance(node, yaml.MappingNode):
         return [n for pair in node.value for n in pair]
@@ -329,7 +483,9 @@ def parse_yaml(raw: bytes, path: Path | str, limits: Limits = DEFAULT_LIMITS,
         if exc.problem and exc.context:
             at = f", line {exc.context_mark.line + 1}" if exc.context_mark else ""
             problem = f"{exc.problem} ({exc.context}{at})"
-        raise ValueError(f"{where}: {problem}") from exc
+        hint = teach(text, exc) if isinstance(exc, (yaml.scanner.ScannerError,
+                                                    yaml.parser.ParserError)) else None
+        raise ValueError(f"{where}: {problem}" + (f": {hint}" if hint else "")) from exc
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, by position
         line = text[: exc.position].count("\n") + 1
         raise ValueError(f"{path}:{line}: character #x{exc.character:04x} is not allowed in "

@@ -102,7 +102,7 @@ def test_changed_rules_and_profiles_are_stated_first(tmp_path: Path) -> None:
     old = report(HARBOR, profiles=("small-business",))
     new = report(HARBOR, profiles=(str(profile),), rules_dir=rules)
     old_file, new_file = write(tmp_path / "old.json", old), write(tmp_path / "new.json", new)
-    out = run(["diff", str(old_file), str(new_file)], 0).output
+    out = run(["diff", str(old_file), str(new_file)], 0, env={"COLUMNS": "300"}).output
     lines = out.splitlines()
     assert lines[3].startswith("NOTE: the rules differ")
     assert lines[4].startswith("NOTE: profile small-business differs")

@@ -280,6 +280,10 @@ def oracle(bundle: dict[str, Any], files: dict[str, str], profile: dict[str, Any
                 status[item["id"]] = "rejected"
                 continue
         if kind in ("documentation", "role"):
+            # the loader's size of the document (0 for a role) and the TODO marker
+            size = len(files[item["path"]].encode()) if kind == "documentation" else 0
+            marked = any(str(item.get(key, "")).lstrip().upper().startswith("TODO:")
+                         for key in ("title", "person"))
             begins = date.fromisoformat(item["date"]) if "date" in item and cutoff else None
             ends = date.fromisoformat(item["expires"]) if "expires" in item and cutoff else None
             facts.append({"id": f"i:{item['id']}", "t": "item", "process": item["process"],
@@ -290,7 +294,7 @@ def oracle(bundle: dict[str, Any], files: dict[str, str], profile: dict[str, Any
                           "date": item.get("date", "none"), "expires": item.get("expires", "none"),
                           "as_of": str(cutoff) if cutoff else "none",
                           "role": item.get("role", ""), "person": item.get("person", ""),
-                          "review": NO_REVIEW})
+                          "review": NO_REVIEW, "size": size, "placeholder": int(marked)})
             fact_of[f"i:{item['id']}"] = item["id"]
         elif kind == "exclusion":
             ends = date.fromisoformat(item["expires"]) if "expires" in item else None
@@ -375,7 +379,9 @@ def _random_case(rng: random.Random) -> tuple[dict[str, Any], dict[str, str], di
         for n in range(rng.choice([0, 1, 1, 1, 1, 2])):   # duplicates: two documents
             doc: dict[str, Any] = {"id": f"DOC-{tag}-{n}", "process": process,
                                    "kind": "documentation", "path": f"docs/{tag}-{n}.md"}
-            files[doc["path"]] = f"# {process} {n}\n"
+            files[doc["path"]] = "" if rng.random() < 0.1 else f"# {process} {n}\n"
+            if rng.random() < 0.1:
+                doc["title"] = rng.choice(["TODO: procedure", " todo: x", "Plan (TODO: x)"])
             if rng.random() < 0.1:
                 doc["sha256"] = "0" * 64                 # a hash the file does not have
             if rng.random() < 0.25:
@@ -416,7 +422,8 @@ def _random_case(rng: random.Random) -> tuple[dict[str, Any], dict[str, str], di
             if rng.random() < 0.25:
                 role_item: dict[str, Any] = {"id": f"ROLE-{tag}-{role}", "process": process,
                                              "kind": "role", "role": role,
-                                             "person": rng.choice(["Ann", "Bo"])}
+                                             "person": rng.choice(["Ann", "Bo", "Ann", "Bo",
+                                                                   "TODO: a person"])}
                 if rng.random() < 0.3:
                     role_item["expires"] = str(start + timedelta(days=rng.randint(-50, 300)))
                 items.append(role_item)

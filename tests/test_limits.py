@@ -64,9 +64,10 @@ OTHER_FILES = {
 
 
 @pytest.mark.parametrize("command", ["evaluate", "validate", "batch", "gap", "compare",
-                                     "explain", "verify", "sign"])
+                                     "explain", "verify", "sign", "review init",
+                                     "history backfill"])
 def test_every_command_reading_a_bundle_takes_every_limit_flag(command: str) -> None:
-    help_text = CliRunner().invoke(main, [command, "--help"]).output
+    help_text = CliRunner().invoke(main, [*command.split(), "--help"]).output
     wanted = LIMIT_OPTIONS + OTHER_FILES.get(command, ())
     for _, flag, _, _ in wanted:
         assert flag in help_text, f"{command} lacks {flag}"

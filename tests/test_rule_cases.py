@@ -74,7 +74,8 @@ def test_maturity_case(case: dict[str, Any], tmp_path: Path) -> None:
 # -- bundle-shaped cases (tests/cases/{evidence,monitoring,service-levels,duties}.yaml) ----
 # A case is a small bundle written as data: `period`, `as_of`, `evidence` (items as in
 # bundle.yaml; a metric may give `series: {start, step_days, values}` instead of
-# observations; documentation files are created), `service_levels`; and `expect`:
+# observations; documentation files are created, holding `content` when given),
+# `service_levels`; and `expect`:
 #   rules: the rules of this case file's rule file that fired (sorted)
 #   capability: {process: capability}
 #   evidence: {item: {key: value}} (a subset of the report's entry; `reason` is a regex)
@@ -106,7 +107,7 @@ def _write_case_bundle(root: Path, case: dict[str, Any]) -> Path:
         item = dict(raw)
         if item["kind"] == "documentation":
             item.setdefault("path", f"docs/{item['id']}.md")
-            (root / item["path"]).write_text(f"# {item['id']}\n")
+            (root / item["path"]).write_text(item.pop("content", f"# {item['id']}\n"))
         if "series" in item:
             item["observations"] = _series(item.pop("series"))
         items.append(item)

@@ -230,3 +230,55 @@ def test_the_schemas_know_every_key_the_loaders_know() -> None:
     rule_file = json.loads(schema_path("rules").read_text())["properties"]
     assert set(rule_file) == set(rules.FILE_KEYS)
     assert set(rule_file["rules"]["items"]["properties"]) == set(rules.RULE_KEYS)
+
+
+# -- review files (ism3-review/1) ------------------------------------------------------
+# The bad reviews of tests/test_review.py whose fault is in the shape of the file: a
+# schema rejects them; the others need the bundle or the evaluation, or are the parser's.
+REVIEW_REJECTS = {"bad-severity", "bad-status", "bad-date", "bad-decision",
+                  "rejected-without-reason", "unknown-key", "bad-method", "bad-audit-type",
+                  "half-signoff", "wrong-schema", "unknown-process"}
+REVIEW_CANNOT = {
+    "client-mismatch": "the bundle's organization", "unknown-item": "the bundle's items",
+    "unknown-finding": "the evaluation's findings", "python-tag": "the parser's business",
+    "not-yaml": "not YAML: a parser error", "control-characters": "the bundle's organization",
+}
+
+
+def test_the_review_schema_knows_every_key_the_loader_knows() -> None:
+    from ism3rules import review
+
+    props = json.loads(schema_path("review").read_text())["properties"]
+    assert tuple(props) == review.TOP_KEYS
+    assert tuple(props["engagement"]["properties"]) == review.ENGAGEMENT_KEYS
+    for section, keys in (("evidence", review.ITEM_KEYS), ("processes", review.PROCESS_KEYS),
+                          ("findings", review.FINDING_KEYS)):
+        entry = props[section]["additionalProperties"]["anyOf"][1]
+        assert tuple(entry["properties"]) == keys, section
+    assert tuple(props["signoff"]["anyOf"][1]["properties"]) == review.SIGNOFF_KEYS
+
+
+def test_the_example_review_and_a_review_init_skeleton_are_accepted(tmp_path: Path) -> None:
+    assert errors("review", load_yaml(ROOT / "evidence" / "harbor-clinic.review.yaml")) == []
+    skeleton = tmp_path / "r.yaml"
+    result = CliRunner().invoke(main, ["review", "init", str(ROOT / "evidence" / "northwind"),
+                                       "-o", str(skeleton)])
+    assert result.exit_code == 0, result.output
+    assert errors("review", load_yaml(skeleton)) == []
+
+
+def test_every_bad_review_case_is_classified() -> None:
+    from test_review import BAD as BAD_REVIEWS
+
+    assert REVIEW_REJECTS.isdisjoint(REVIEW_CANNOT)
+    assert REVIEW_REJECTS | set(REVIEW_CANNOT) == set(BAD_REVIEWS)
+
+
+@pytest.mark.parametrize("name", sorted(REVIEW_REJECTS))
+def test_the_review_schema_rejects_the_bad_reviews_it_can_express(name: str,
+                                                                  tmp_path: Path) -> None:
+    from test_review import BAD as BAD_REVIEWS
+
+    path = tmp_path / "r.yaml"
+    path.write_text(BAD_REVIEWS[name][0])
+    assert errors("review", load_yaml(path)), name

@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tabulate import tabulate
-
 from .. import safe
 from ._common import md, md_code, md_table, text
+from .fit import fit_lines, fit_table
 
 EVIDENCE_ROWS = 12   # per kind of change in the table; json and markdown list every item
 
@@ -45,35 +44,35 @@ def _finding_label(finding: dict[str, Any]) -> str:
     return text(finding.get("id") or finding.get("rule"))
 
 
-def render_diff_table(diff: dict[str, Any]) -> str:
-    """What changed, for a person at a terminal; the notes on changed criteria first."""
-    out = [f"old  {_describe(diff['old'])}", f"new  {_describe(diff['new'])}", ""]
-    for note in diff["notes"]:
-        out.append(f"NOTE: {text(note)}")
+def render_diff_table(diff: dict[str, Any], width: int | None = None) -> str:
+    """What changed, for a person at a terminal; the notes on changed criteria first.
+    Fitted to `width` (default: formats.fit.STABLE_WIDTH), identifiers never split."""
+    out = fit_lines([f"old  {_describe(diff['old'])}", f"new  {_describe(diff['new'])}"], width)
+    out.append("")
+    out += fit_lines([f"NOTE: {text(note)}" for note in diff["notes"]], width)
     if diff["notes"]:
         out.append("")
-    out.append(f"Summary: {_summary_line(diff['summary'])}")
+    out += fit_lines([f"Summary: {_summary_line(diff['summary'])}"], width)
     if diff["regressions"]:
         out.append(f"REGRESSION ({len(diff['regressions'])}):")
-        out += [f"  - {text(r)}" for r in diff["regressions"]]
+        out += fit_lines([f"  - {text(r)}" for r in diff["regressions"]], width)
     out.append("")
     if diff["profiles"]:
         out.append("Maturity")
-        out.append(tabulate(
+        out.append(fit_table(
             [[text(p["id"]), _level(p["old_level"], p["old_max_level"]),
               _level(p["new_level"], p["new_max_level"]),
               p["change"] + (" (criteria changed)" if p["criteria_changed"] else ""),
               len(p["gaps_closed"]), len(p["gaps_opened"])] for p in diff["profiles"]],
-            headers=["profile", "old level", "new level", "change", "gaps closed",
-                     "gaps opened"], tablefmt="simple", disable_numparse=True))
+            ["profile", "old level", "new level", "change", "gaps closed", "gaps opened"],
+            width, text_columns=(3,)))
         out.append("")
     if diff["processes"]:
         out.append("Capabilities that changed")
-        out.append(tabulate([[text(p["process"]), text(p["name"]), text(p["old"]),
-                              text(p["new"]), p["change"]] for p in diff["processes"]],
-                            headers=["process", "name", "old", "new", "change"],
-                            tablefmt="simple", disable_numparse=True,
-                            maxcolwidths=[None, 40, None, None, None]))
+        out.append(fit_table([[text(p["process"]), text(p["name"]), text(p["old"]),
+                               text(p["new"]), p["change"]] for p in diff["processes"]],
+                             ["process", "name", "old", "new", "change"], width,
+                             text_columns=(1,)))
         out.append("")
     gap_rows = [[text(p["id"]), what, g["level"], text(g["process"]), text(g["required"]),
                  text(g["actual"]), text(g["missing"])]
@@ -82,21 +81,23 @@ def render_diff_table(diff: dict[str, Any]) -> str:
                 for g in gaps]
     if gap_rows:
         out.append("Gaps")
-        out.append(tabulate(gap_rows, headers=["profile", "gap", "level", "process", "required",
-                                               "actual", "missing"], tablefmt="simple",
-                            disable_numparse=True))
+        out.append(fit_table(gap_rows, ["profile", "gap", "level", "process", "required",
+                                        "actual", "missing"], width, text_columns=(6,)))
         out.append("")
     findings = diff["findings"]
-    finding_rows = [[status, _finding_label(f), text(f.get("process")), text(f.get("severity")),
-                     text(f.get("message"))]
-                    for status, key in (("new", "new"), ("resolved", "resolved"),
-                                        ("still open", "open"))
-                    for f in findings[key]]
+    listed = [(status, f) for status, key in (("new", "new"), ("resolved", "resolved"),
+                                              ("still open", "open")) for f in findings[key]]
+    # a finding id names its process (RULE/PROCESS/hash); reports without ids need the column
+    by_id = all(f.get("id") for _, f in listed)
+    finding_rows = [[status, *([] if by_id else [text(f.get("process"))]),
+                     text(f.get("severity")),
+                     f"{_finding_label(f)}\n{text(f.get('message'))}"] for status, f in listed]
     if finding_rows:
         out.append(f"Findings (matched by {findings['matched_by']})")
-        out.append(tabulate(finding_rows, headers=["status", "finding", "process", "severity",
-                                                   "message"], tablefmt="simple",
-                            disable_numparse=True, maxcolwidths=[None, None, None, None, 70]))
+        last = len(finding_rows[0]) - 1   # the id, and under it the message, wrapped
+        out.append(fit_table(finding_rows, ["status", *([] if by_id else ["process"]),
+                                            "severity", "finding / message"], width,
+                             text_columns=(last,), multiline=(last,)))
         out.append("")
     evidence = diff["evidence"]
     evidence_rows = []
@@ -114,9 +115,8 @@ def render_diff_table(diff: dict[str, Any]) -> str:
                                   "", "", "all of them: -f json or -f markdown"])
     if evidence_rows:
         out.append("Evidence")
-        out.append(tabulate(evidence_rows, headers=["change", "item", "process", "kind",
-                                                    "reason / detail"], tablefmt="simple",
-                            disable_numparse=True, maxcolwidths=[None, None, None, None, 60]))
+        out.append(fit_table(evidence_rows, ["change", "item", "process", "kind",
+                                             "reason / detail"], width, text_columns=(4,)))
         out.append("")
     if not (diff["processes"] or gap_rows or finding_rows or evidence_rows) and all(
             p["change"] == "same" for p in diff["profiles"]):

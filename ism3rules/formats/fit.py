@@ -57,7 +57,7 @@ def _cell(value: Any, keep_lines: bool) -> list[str]:
 
 def fit_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int | None = None,
               text_columns: Sequence[int] = (), sections: dict[int, str] | None = None,
-              multiline: Sequence[int] = ()) -> str:
+              multiline: Sequence[int] = (), keep: Sequence[int] = ()) -> str:
     """A tabulate "simple" table no wider than `width` (default STABLE_WIDTH) where it can be.
 
     Columns in `text_columns` (indexes: names, titles, reasons) are wrapped first,
@@ -65,7 +65,7 @@ def fit_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int 
     column is wrapped down to its longest word. `sections` maps a row index to a
     heading line printed above that row (e.g. the management level of a process).
     Cells of the `multiline` columns keep their line breaks (each line wrapped on
-    its own); any other cell is made one line.
+    its own); any other cell is made one line. Columns in `keep` are never narrowed.
     """
     limit = STABLE_WIDTH if width is None else width
     cells = [[_cell(c, i in multiline) for i, c in enumerate(row)] for row in rows]
@@ -84,8 +84,8 @@ def fit_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int 
 
     for columns, least in ((list(text_columns), _SHORTEST_TEXT), (list(range(count)), 0)):
         while total() > limit:
-            shrinkable = [i for i in columns
-                          if widths[i] > max(floor[i], min(least, natural[i]))]
+            shrinkable = [i for i in columns if i not in keep
+                          and widths[i] > max(floor[i], min(least, natural[i]))]
             if not shrinkable:
                 break
             widest = max(shrinkable, key=lambda i: (widths[i], -i))

@@ -15,10 +15,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
 from .. import safe
 from ._common import csv_cell, text
+from .fit import STABLE_WIDTH, fit_lines, fit_table
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"   # one home for templates
 ARROWS = {"up": "↑", "down": "↓", "same": "→", "new": "·"}
@@ -44,20 +43,37 @@ def _csv(header: list[str], rows: list[list[Any]]) -> str:
     return buffer.getvalue()
 
 
+# rows, headers, text columns, columns whose cells keep their line breaks (never narrowed)
+Layout = tuple[list[list[Any]], list[str], tuple[int, ...], tuple[int, ...]]
+
+
+def _narrowest_fitting(width: int | None, layouts: tuple[Layout, ...]) -> str:
+    """The first of `layouts` (rows, headers, text columns, columns whose cells keep their
+    line breaks) whose table fits `width`, else the last: a column per profile while they
+    fit, else one `levels` column holding a line per profile."""
+    limit = STABLE_WIDTH if width is None else width
+    table = ""
+    for rows, headers, wrap, multiline in layouts:
+        table = fit_table(rows, headers, width, text_columns=wrap, multiline=multiline,
+                          keep=multiline)
+        if max(len(line) for line in table.split("\n")) <= limit:
+            return table
+    return table
+
+
 # -- runs (history list) -------------------------------------------------------------------
 
-def render_runs_table(document: dict[str, Any]) -> str:
-    """One line per run: id, organization, date, levels, tool, source."""
+def render_runs_table(document: dict[str, Any], width: int | None = None) -> str:
+    """One line per run: id, organization, date, levels, tool, source; fitted to `width`
+    (default: formats.fit.STABLE_WIDTH) by wrapping the levels and organization."""
     if not document["runs"]:
         return "no runs recorded\n"
     rows = [[r["run"], text(r["organization"]["id"]), text(r["as_of"]),
              ", ".join(f"{text(p)} {lv['achieved']}/{lv['max']}" for p, lv in r["levels"].items()),
              text(r["source"]), text(r["recorded_at"])[:16].replace("T", " ")]
             for r in document["runs"]]
-    return str(tabulate(rows, headers=["run", "organization", "as of", "levels", "source",
-                                       "recorded (UTC)"],
-                        tablefmt="simple", disable_numparse=True,
-                        maxcolwidths=[None, 30, None, 60, None, None])) + "\n"
+    return fit_table(rows, ["run", "organization", "as of", "levels", "source",
+                            "recorded (UTC)"], width, text_columns=(3, 1, 4)) + "\n"
 
 
 def render_runs_csv(document: dict[str, Any]) -> str:
@@ -72,6 +88,7 @@ def render_runs_csv(document: dict[str, Any]) -> str:
                   r["source"], r["recorded_at"], r["chain_hash"]] for r in document["runs"]])
 
 
+# Each table renderer also takes a width (the CLI passes the terminal's, see fit.py).
 RUNS_FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
     "table": render_runs_table,
     "json": _json,
@@ -81,31 +98,38 @@ RUNS_FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
 
 # -- trend ----------------------------------------------------------------------------------
 
-def render_trend_table(trend: dict[str, Any]) -> str:
+def render_trend_table(trend: dict[str, Any], width: int | None = None) -> str:
     """A line per point: date, run, level per profile (arrow against the point before),
-    capability counts; `*` marks a point whose criteria changed."""
+    capability counts; `*` marks a point whose criteria changed. Fitted to `width`."""
     org = trend["organization"]
     profiles = [p["id"] for p in trend["profiles"]]
-    rows = []
+    columns, folded = [], []   # a column per profile; or one `levels` column, wrapped
     for point in trend["points"]:
-        cells = [text(point["as_of"]), point["run"]]
+        levels = []
         for pid in profiles:
             lv = point["levels"].get(pid)
-            cells.append("-" if lv is None else
-                         f"{lv['achieved']}/{lv['max']} {ARROWS[lv['change']]}")
-        cells += [point["capabilities"][c] for c in CAPABILITIES]
-        cells.append("* " + ", ".join(text(c) for c in point["criteria_changed"])
-                     if point["criteria_changed"] else "")
-        rows.append(cells)
-    out = [f"Trend: {text(org['name'])} ({text(org['id'])}), {len(rows)} run(s)", "",
-           tabulate(rows, headers=["as of", "run", *(text(p) for p in profiles), *SHORT,
-                                   "criteria"],
-                    tablefmt="simple", disable_numparse=True),
-           "", "Level reached / levels, with the change since the run before; processes at "
-           "each capability (none, initial, managed, defined, controlled, optimized)."]
+            levels.append("-" if lv is None else
+                          f"{lv['achieved']}/{lv['max']} {ARROWS[lv['change']]}")
+        rest = [point["capabilities"][c] for c in CAPABILITIES]
+        rest.append("* " + ", ".join(text(c) for c in point["criteria_changed"])
+                    if point["criteria_changed"] else "")
+        head = [text(point["as_of"]), point["run"]]
+        columns.append([*head, *levels, *rest])
+        folded.append([*head, "\n".join(f"{text(p)} {lv}" for p, lv in zip(profiles, levels,
+                                                                             strict=True)),
+                       *rest])
+    table = _narrowest_fitting(width, (
+        (columns, ["as of", "run", *(text(p) for p in profiles), *SHORT, "criteria"],
+         (len(profiles) + 8,), ()),
+        (folded, ["as of", "run", "levels", *SHORT, "criteria"], (9,), (2,))))
+    rows = columns
+    notes = ["Level reached / levels, with the change since the run before; processes at "
+             "each capability (none, initial, managed, defined, controlled, optimized)."]
     if any(p["criteria_changed"] for p in trend["points"]):
-        out += ["", "* the rules or a profile changed since the point before: a level that "
-                "moved there may have moved because the criteria moved, not by progress."]
+        notes += ["", "* the rules or a profile changed since the point before: a level that "
+                  "moved there may have moved because the criteria moved, not by progress."]
+    out = [*fit_lines([f"Trend: {text(org['name'])} ({text(org['id'])}), {len(rows)} run(s)"],
+                      width), "", table, "", *fit_lines(notes, width)]
     return "\n".join(out) + "\n"
 
 
@@ -228,28 +252,36 @@ def _findings_text(findings: dict[str, Any]) -> str:
         f"{n} {text(sev)}" for sev, n in findings["by_severity"].items()) + ")"
 
 
-def render_portfolio_table(portfolio: dict[str, Any]) -> str:
+def render_portfolio_table(portfolio: dict[str, Any], width: int | None = None) -> str:
     """A line per organization: latest run, level per profile with its trend arrow, open
-    findings by severity."""
+    findings by severity. Fitted to `width` by wrapping the names and findings."""
     profiles = [p["id"] for p in portfolio["profiles"]]
-    rows = []
+    columns, folded = [], []   # a column per profile; or one `levels` column, wrapped
     for org in portfolio["organizations"]:
-        cells = [text(org["id"]), text(org["name"]), text(org["as_of"]), org["run"], org["runs"]]
+        head = [text(org["id"]), text(org["name"]), text(org["as_of"]), org["run"], org["runs"]]
+        levels = []
         for pid in profiles:
             lv = org["levels"].get(pid)
-            cells.append("-" if lv is None else f"{lv['achieved']}/{lv['max']} "
-                         f"{ARROWS[lv['trend']]}{' *' if lv['criteria_changed'] else ''}")
-        cells.append(_findings_text(org["findings"]))
-        rows.append(cells)
-    if not rows:
+            levels.append("-" if lv is None else f"{lv['achieved']}/{lv['max']} "
+                          f"{ARROWS[lv['trend']]}{' *' if lv['criteria_changed'] else ''}")
+        findings = _findings_text(org["findings"])
+        columns.append([*head, *levels, findings])
+        folded.append([*head, "\n".join(f"{text(p)} {lv}" for p, lv in zip(profiles, levels,
+                                                                             strict=True)),
+                       "\n".join([f"{org['findings']['open']} open", *(
+                           f"{n} {text(sev)}"
+                           for sev, n in org["findings"]["by_severity"].items())])])
+    if not columns:
         return "no runs recorded\n"
-    out = [tabulate(rows, headers=["organization", "name", "as of", "run", "runs",
-                                   *(text(p) for p in profiles), "open findings"],
-                    tablefmt="simple", disable_numparse=True,
-                    maxcolwidths=[None, 30, None, None, None, *([None] * len(profiles)), 40]),
+    out = [_narrowest_fitting(width, (
+               (columns, ["organization", "name", "as of", "run", "runs",
+                          *(text(p) for p in profiles), "open findings"],
+                (1, len(profiles) + 5), ()),
+               (folded, ["organization", "name", "as of", "run", "runs", "levels",
+                         "findings"], (1,), (5, 6)))),
            "",
-           "↑ up, ↓ down, → same as the run before, · first run; * the rules or the profile "
-           "changed since the run before."]
+           *fit_lines(["↑ up, ↓ down, → same as the run before, · first run; * the rules or "
+                       "the profile changed since the run before."], width)]
     return "\n".join(out) + "\n"
 
 
