@@ -73,6 +73,16 @@ class Firing:
         """The derived fact as a dict."""
         return dict(self.derived)
 
+    @property
+    def derived_id(self) -> str:
+        """The derived fact's id (`rules.derived_fact` puts it first)."""
+        return str(self.derived[0][1])
+
+    @property
+    def derived_type(self) -> str:
+        """The derived fact's type (`t`, second in `rules.derived_fact`)."""
+        return str(self.derived[1][1])
+
 
 class _Run:
     """What one evaluation's actions record."""
