@@ -8,10 +8,8 @@ every item comes out either accepted or rejected with a reason.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import csv
 import functools
-import gc
 import hashlib
 import io
 import itertools
@@ -31,6 +29,7 @@ from .bundlefs import CHUNK, BundleFolder, OpenFile, Refused, TooLarge, manifest
 from .catalogue import Catalogue, load_catalogue, suggest_process
 from .digests import FileDigest, normalise
 from .errors import EvidenceError, did_you_mean
+from .gcpause import cyclic_gc_paused
 from .limits import FLAGS, MAX_MAGNITUDE
 from .specs import MetricSpec, ServiceLevel, parse_service_levels, parse_spec
 from .yamlio import DEFAULT_LIMITS, Limits, Node, parse_yaml
@@ -343,7 +342,7 @@ def _load(folder: BundleFolder, root: Path, manifest: Path, catalogue: Catalogue
     files = _Files(folder, limits)
     files.check_csv_sizes(parsed, manifest, problems)   # from fstat, before reading any
     problems.raise_if_any()
-    with _gc_paused():
+    with cyclic_gc_paused():
         # Dates in force and expiries are criteria: the rules judge them (rules/evidence.yaml).
         items = tuple(_judge(raw, entry, root, manifest, start, end, problems, cutoff, files)
                       for raw, entry in parsed)
@@ -415,23 +414,6 @@ def _check_observations(items: tuple[EvidenceItem, ...], levels: tuple[ServiceLe
                      f"more than the limit of {limits.max_observations} (each item and each "
                      f"service level counts what it covers; {FLAGS['max_observations']} "
                      "changes it)")
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector, restoring its previous state afterwards.
-
-    A year of daily data is hundreds of thousands of small acyclic tuples; the
-    collections their allocation triggers cost about a third of the loading time
-    (measured on the benchmarks' large bundle) and can free nothing.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _kind(value: Any) -> str:
