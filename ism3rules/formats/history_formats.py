@@ -16,9 +16,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
 from ._common import csv_cell, text
+
+
+def tabulate(rows: Any, **options: Any) -> str:
+    """`tabulate.tabulate`, imported on first use: a JSON trend or portfolio never loads it."""
+    from tabulate import tabulate as render
+
+    return str(render(rows, **options))
+
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"   # one home for templates
 ARROWS = {"up": "↑", "down": "↓", "same": "→", "new": "·"}
