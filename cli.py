@@ -12,11 +12,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import gc
 import io
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -289,23 +288,6 @@ def _need_profile(profile_ref: str | None) -> str:
         "of a profile file")
 
 
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for one evaluation, then restore it.
-
-    An evaluation allocates hundreds of thousands of objects and frees them by reference
-    counting; the cyclic collector's passes over them find nothing to free and cost
-    about a tenth of a one-shot `ism3 evaluate` (benchmarks/ANALYSIS.md).
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _say(*parts: Any) -> None:
     """Print one line made of `parts`; every part that came from an input is passed
     through `safe.terminal` by the caller (`_t`)."""
@@ -497,12 +479,13 @@ def evaluate(bundle: Path, profile_refs: tuple[str, ...], fmt: str | None, outpu
     """Evaluate BUNDLE (a folder with bundle.yaml): capabilities and maturity levels."""
     from ism3rules.api import evaluate_bundle
     from ism3rules.formats import FORMATS
+    from ism3rules.gcpause import cyclic_gc_paused
 
     fmt = choose_format(fmt, output, FORMAT_CHOICES)
     if template is not None and fmt != "html":
         raise click.UsageError("--template applies to --format html only")
     store = _open_store(db) if record or db else None   # an unusable database fails first
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         document = evaluate_bundle(bundle, profile_refs, rules_dir, as_of=as_of, limits=limits,
                                    review=review)
     missed = _missed_targets(document, profile_refs, targets)

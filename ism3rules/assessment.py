@@ -169,12 +169,12 @@ def assess(bundle: Bundle, profiles: Sequence[Profile], rulebook: Rulebook,
     items = _judge_admission(items, facts, firings, context, stats, closures)
     # an item the auditor rejected and no rule relied on shows the auditor's reason
     items = judge_items(items, bundle.items, review, evidence_of,
-                        {fact_id for f in firings if f.derived_fact["t"] != "finding"
+                        {fact_id for f in firings if f.derived_type != "finding"
                          for _, fact_id in f.matched})
     counted_by = {fact_id: f.rule_id for f in reversed(firings)
-                  if f.derived_fact["t"] == "metric" for _, fact_id in f.matched}
+                  if f.derived_type == "metric" for _, fact_id in f.matched}
     admitted = {fact_id: f.rule_id for f in reversed(firings)
-                if f.derived_fact["t"] in ADMITTED.values() for _, fact_id in f.matched}
+                if f.derived_type in ADMITTED.values() for _, fact_id in f.matched}
     by_process: dict[str, list[Fact]] = defaultdict(list)
     for fact in facts.values():
         by_process[fact["process"]].append(fact)
@@ -308,7 +308,7 @@ def _judge_admission(items: tuple[EvidenceItem, ...], facts: dict[str, Fact],
                      closures: dict[str, Closure]) -> tuple[EvidenceItem, ...]:
     """Items whose facts no rule turned into the fact it counts as, marked rejected with
     the reason read off the rules (metric reports; documentation and role items)."""
-    used = {fact_id for f in firings if f.derived_fact["t"] in ("metric", *ADMITTED.values())
+    used = {fact_id for f in firings if f.derived_type in ("metric", *ADMITTED.values())
             for _, fact_id in f.matched}
     judged: list[EvidenceItem] = []
     for item in items:
@@ -447,7 +447,7 @@ def _sla_result(window: Any, findings: tuple[Finding, ...]) -> ServiceLevelResul
 def _judge_exclusions(bundle: Bundle, facts: dict[str, Fact],
                       firings: Sequence[Firing]) -> tuple[EvidenceItem, ...]:
     """Bundle items, with each exclusion the rules did not find valid marked rejected."""
-    valid = {fact_id for f in firings if f.derived_fact["t"] == "exclusion_valid"
+    valid = {fact_id for f in firings if f.derived_type == "exclusion_valid"
              for _, fact_id in f.matched}
     judged: list[EvidenceItem] = []
     for item in bundle.items:
@@ -477,14 +477,19 @@ class _World:
         self.derived_by: dict[str, Firing] = {}
         self.derivations: dict[str, list[Firing]] = defaultdict(list)
         self.evidence_of = evidence_of
+        # capability firings by process (looking through every firing for every process
+        # was quadratic in the bundle's size)
+        self.capabilities: dict[str, list[Firing]] = defaultdict(list)
         for firing in self.firings:
-            derived = firing.derived_fact
-            self.derivations[derived["id"]].append(firing)
-            self.derived_by.setdefault(derived["id"], firing)
+            derived_id = firing.derived_id
+            self.derivations[derived_id].append(firing)
+            self.derived_by.setdefault(derived_id, firing)
+            if firing.derived_type == "capability":
+                self.capabilities[firing.process].append(firing)
         self.requirement_met: dict[str, str] = {}
         self.requirement_excluded: dict[str, tuple[str, str]] = {}
         for firing in self.firings:
-            kind = firing.derived_fact["t"]
+            kind = firing.derived_type
             if kind not in ("requirement_met", "requirement_excluded"):
                 continue
             for _, fact_id in firing.matched:
@@ -532,8 +537,7 @@ class _World:
 
     # -- capability -------------------------------------------------------------
     def _capabilities(self, process: str) -> list[Firing]:
-        return sorted((f for f in self.firings if f.process == process
-                       and f.derived_fact["t"] == "capability"),
+        return sorted(self.capabilities.get(process, ()),
                       key=lambda f: (f.derived_fact["rank"], f.rule_id))
 
     def process_result(self, process_id: str) -> ProcessResult:

@@ -8,11 +8,9 @@ every item comes out either accepted or rejected with a reason.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import csv
 import dataclasses
 import functools
-import gc
 import hashlib
 import io
 import itertools
@@ -22,7 +20,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -33,6 +31,7 @@ from .bundlefs import CHUNK, BundleFolder, OpenFile, Refused, TooLarge, manifest
 from .catalogue import Catalogue, load_catalogue, suggest_process
 from .digests import FileDigest, normalise
 from .errors import EvidenceError, did_you_mean
+from .gcpause import cyclic_gc_paused
 from .limits import FLAGS, MAX_MAGNITUDE
 from .specs import MetricSpec, ServiceLevel, parse_service_levels, parse_spec
 from .yamlio import DEFAULT_LIMITS, Limits, Node, parse_yaml
@@ -62,13 +61,14 @@ OBS_KEYS = ("date", "value")
 MAX_CSV_BYTES = DEFAULT_LIMITS.max_csv_bytes
 MAX_CSV_LINE = 1024 * 1024  # one CSV line; longer is malformed (and never buffered whole)
 # CSV files in the plain form every tool writes (header `date,value`, one `date,number` per
-# line) are read in one pass of a regular expression; anything else takes the csv module's
-# path, which says exactly what is wrong and where. Both give the same observations.
+# line) are read by a few C-level passes over the whole file (`_read_plain_csv`); anything
+# else takes the csv module's path, which says exactly what is wrong and where. Both give
+# the same observations.
 FAST_CSV_MAX_BYTES = 8 * 1024 * 1024
-_FAST_CSV_ROW = re.compile(
-    r"^([0-9]{4}-[0-9]{2}-[0-9]{2}),([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)\r?\n",
-    re.MULTILINE)
 _FAST_CSV_HEADER = re.compile(r"date,value\r?\n")
+_FAST_CSV_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATE_PART = itemgetter(slice(0, 10))
+_VALUE_PART = itemgetter(slice(11, None))
 
 
 class Observation(NamedTuple):
@@ -396,7 +396,7 @@ def _load(folder: BundleFolder, root: Path, manifest: Path, catalogue: Catalogue
             if entry["kind"] == "metric" and entry.get("observations") is None:
                 _judge(raw, entry, root, manifest, start, end, problems, cutoff, files)
         problems.raise_if_any()
-    with _gc_paused():
+    with cyclic_gc_paused():
         # Dates in force and expiries are criteria: the rules judge them (rules/evidence.yaml).
         items = tuple(_judge(raw, entry, root, manifest, start, end, problems, cutoff, files)
                       for raw, entry in parsed)
@@ -468,23 +468,6 @@ def _check_observations(items: tuple[EvidenceItem, ...], levels: tuple[ServiceLe
                      f"more than the limit of {limits.max_observations} (each item and each "
                      f"service level counts what it covers; {FLAGS['max_observations']} "
                      "changes it)")
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector, restoring its previous state afterwards.
-
-    A year of daily data is hundreds of thousands of small acyclic tuples; the
-    collections their allocation triggers cost about a third of the loading time
-    (measured on the benchmarks' large bundle) and can free nothing.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _kind(value: Any) -> str:
@@ -817,21 +800,21 @@ def resolve_inside(root: Path, relative: str,
 
 
 _new_observation = functools.partial(tuple.__new__, Observation)
-
-
-@functools.lru_cache(maxsize=8192)
-def _iso_date(text: str) -> date:
-    # A year of data repeats a few hundred dates across all of a bundle's files.
-    return date.fromisoformat(text)
-
-
-def _in_range(value: float) -> bool:
-    return -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE   # False for NaN and infinities
+# A year of data repeats a few hundred dates across all of a bundle's files (and a batch
+# worker's bundles): each is checked and parsed once. Entries are only ever added (so a
+# lookup never misses under threads), up to a bound; past it, dates are parsed per file.
+_DATES: dict[str, date] = {}
+_DATES_LIMIT = 20_000
 
 
 def _read_plain_csv(raw: bytes) -> list[Observation] | None:
     """Observations of CSV bytes in the plain form, or None when they are not (or are
-    invalid): None sends the caller to the csv module's reader, which says what is wrong."""
+    invalid): None sends the caller to the csv module's reader, which says what is wrong.
+
+    The plain form: the header `date,value`, then lines `YYYY-MM-DD,value` ending in LF
+    or CRLF (the last may lack it). Checked and converted by C-level calls on the whole
+    file (split, slices, `float`, sets of dates): no Python code runs per line.
+    """
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -839,23 +822,45 @@ def _read_plain_csv(raw: bytes) -> list[Observation] | None:
     header = _FAST_CSV_HEADER.match(text)
     if header is None:
         return None
-    if not text.endswith("\n"):
-        text += "\n"
-    rows = _FAST_CSV_ROW.findall(text, header.end())
-    # Each match is one whole line (anchored at a line start, ending at its newline):
-    # as many matches as lines after the header means every line is plain.
-    if len(rows) != text.count("\n", header.end()):
-        return None
-    if not rows:
+    body = text[header.end():]
+    if "\r" in body:   # only as part of a CRLF line end
+        if body.count("\r") != body.count("\r\n"):
+            return None
+        body = body.replace("\r\n", "\n")
+    lines = body.split("\n")
+    if lines[-1] == "":
+        lines.pop()   # the final line end (the last line may lack it)
+    if not lines:
         return []
-    dates, texts = zip(*rows, strict=True)
-    values = list(map(float, texts))
-    if not all(map(_in_range, values)):  # 1e999 parses, as infinity; 1e308 is too large
+    # As many commas as lines: a line without one would need another with two, and a
+    # comma anywhere but right after the date leaves a date or a value that is not one.
+    if body.count(",") != len(lines):
         return None
-    try:  # built by C-level calls only: this loop is the cost of a year of daily data
-        return list(map(_new_observation, zip(map(_iso_date, dates), values, strict=True)))
-    except ValueError:  # an impossible date such as 2026-02-30
+    try:   # as parse_value reads a value: float() and the bound on magnitudes
+        values = list(map(float, map(_VALUE_PART, lines)))
+    except ValueError:   # not a number ("", "1e", "1,2", ...)
         return None
+    # 1e999 parses, as infinity; 1e308 is too large (no NaN can be spelt with these
+    # characters, so the extremes decide)
+    if not (-MAX_MAGNITUDE <= min(values) and max(values) <= MAX_MAGNITUDE):
+        return None
+    dates = list(map(_DATE_PART, lines))
+    known = _DATES
+    new = set(dates).difference(known)
+    if new:
+        parsed: dict[str, date] = {}
+        for day in new:
+            if _FAST_CSV_DATE.fullmatch(day) is None:
+                return None
+            try:
+                parsed[day] = date.fromisoformat(day)
+            except ValueError:   # an impossible date such as 2026-02-30
+                return None
+        if len(known) + len(parsed) <= _DATES_LIMIT:
+            known.update(parsed)
+        else:
+            known = {day: known.get(day) or parsed[day] for day in set(dates)}
+    return list(map(_new_observation, zip(map(known.__getitem__, dates), values, strict=True)))
 
 
 class CsvProblems(ValueError):

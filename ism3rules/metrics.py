@@ -25,8 +25,12 @@ from __future__ import annotations
 import calendar
 import math
 import statistics
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import compress, repeat
+from operator import attrgetter, floordiv, gt, itemgetter, lt, or_, sub
 from typing import Any
 
 from .evidence import EvidenceItem, Observation
@@ -37,6 +41,8 @@ D2 = 1.128          # E[range] / sigma for samples of two: the XmR chart's const
 DIGITS = 6          # numbers handed to the engine and the report are rounded to this
 _STEP_DAYS = {"daily": 1, "weekly": 7}
 _STEP_MONTHS = {"monthly": 1, "quarterly": 3, "yearly": 12}
+_DATE = attrgetter("date")
+_VALUE = itemgetter(1)   # Observation(date, value)
 
 
 def _add_months(anchor: date, months: int) -> date | None:
@@ -94,13 +100,18 @@ class Cadence:
         return _round(self.reported / self.expected) if self.expected else 0.0
 
 
-def cadence(frequency: str, start: date, last: date, days: list[date]) -> Cadence:
+def cadence(frequency: str, start: date, last: date, days: Iterable[date]) -> Cadence:
     """Periods expected and reported from `start` to `last` (see the module docstring);
     `days` are the observation dates in that window."""
     periods = Periods(frequency, start)
     final = periods.number(last)
     complete = final + 1 if periods.last_day(final) <= last else final
-    reported = {periods.number(d) for d in days}
+    step = _STEP_DAYS.get(frequency)
+    if step is not None:   # days since the start, floor-divided by the step: C-level maps
+        since = map(sub, map(date.toordinal, days), repeat(start.toordinal()))
+        reported = set(map(floordiv, since, repeat(step)))
+    else:   # calendar months: each distinct day once (a year of data has few months)
+        reported = set(map(periods.number, set(days)))
     running = complete == final and final in reported   # the last period is unfinished
     return Cadence(complete + (1 if running else 0), len(reported))
 
@@ -116,7 +127,7 @@ def control_limits(values: list[float]) -> tuple[float, float, float, float] | N
     """
     if len(values) < 2:
         return None
-    moving = _mean([abs(b - a) for a, b in zip(values[:-1], values[1:], strict=True)])
+    moving = _mean(list(map(abs, map(sub, values[1:], values[:-1]))))   # |later - earlier|
     if moving == 0:
         return None
     mean = _mean(values)
@@ -180,10 +191,14 @@ def _round(value: float) -> float:
 
 def window_of(item: EvidenceItem, start: date | None, end: date | None,
               cutoff: date | None) -> tuple[Observation, ...]:
-    """The item's observations inside the period and not after the evaluation date."""
+    """The item's observations inside the period and not after the evaluation date (a
+    slice found by bisection: the loader gives them sorted by date, then value)."""
     last = min(d for d in (end, cutoff) if d is not None) if (end or cutoff) else None
-    return tuple(o for o in item.observations
-                 if (start is None or o.date >= start) and (last is None or o.date <= last))
+    observations = item.observations
+    low = bisect_left(observations, start, key=_DATE) if start is not None else 0
+    high = (bisect_right(observations, last, key=_DATE) if last is not None
+            else len(observations))
+    return observations[low:high]
 
 
 def metric_stats(item: EvidenceItem, start: date | None, end: date | None,
@@ -196,9 +211,9 @@ def metric_stats(item: EvidenceItem, start: date | None, end: date | None,
     coverage = None
     last = min(d for d in (end, cutoff) if d is not None) if (end or cutoff) else None
     if frequency and start is not None and last is not None and start <= last:
-        counted = cadence(frequency, start, last, [o.date for o in window])
+        counted = cadence(frequency, start, last, map(_DATE, window))
         expected, reported, coverage = counted.expected, counted.reported, counted.coverage
-    values = [o.value for o in window]
+    values = list(map(_VALUE, window))
     bounds = None
     lower = upper = mean = sigma = None
     if spec is not None and spec.has_thresholds:
@@ -210,7 +225,7 @@ def metric_stats(item: EvidenceItem, start: date | None, end: date | None,
             mean, sigma, lower, upper = (_round(v) for v in chart)
     outliers: list[Outlier] = []
     if bounds is not None:
-        for obs in window:
+        for obs in _beyond(window, values, lower, upper):
             above = _round(obs.value - upper) if upper is not None and obs.value > upper else None
             below = _round(lower - obs.value) if lower is not None and obs.value < lower else None
             if above is not None or below is not None:
@@ -224,6 +239,19 @@ def metric_stats(item: EvidenceItem, start: date | None, end: date | None,
         shortfall = _round(gap)
     return MetricStats(item.id, window, frequency, expected, reported, coverage, bounds, lower,
                        upper, mean, sigma, tuple(outliers), target, better, latest, shortfall)
+
+
+def _beyond(window: tuple[Observation, ...], values: list[float], lower: float | None,
+            upper: float | None) -> Iterator[Observation]:
+    """The observations of `window` (whose values are `values`) above `upper` or below
+    `lower`, in order: picked by C-level comparisons, as a year of daily data has a few."""
+    flags: Iterator[bool] | None = None
+    if values and upper is not None and max(values) > upper:
+        flags = map(lt, repeat(upper), values)            # upper < value
+    if values and lower is not None and min(values) < lower:
+        below = map(gt, repeat(lower), values)            # lower > value
+        flags = below if flags is None else map(or_, flags, below)
+    return compress(window, flags) if flags is not None else iter(())
 
 
 def planned_stats(item: EvidenceItem, start: date | None, end: date | None,

@@ -33,6 +33,8 @@ import json
 import re
 from typing import Any
 
+from .jsontext import dumps_indented
+
 # Cc, Cf, Zl, Zp and Cs of Unicode 15 (tests/test_safe.py checks this against the
 # running Python's unicodedata), plus the combining grapheme joiner, the Hangul
 # fillers and the braille blank, which show as nothing.
@@ -198,7 +200,10 @@ def json_dumps(document: Any, indent: int | None = 2) -> str:
     Raises:
         ValueError: the document holds NaN or an infinity (strict JSON has neither).
     """
-    text = json.dumps(document, indent=indent, ensure_ascii=False, allow_nan=False)
+    if indent is None:
+        text = json.dumps(document, ensure_ascii=False, allow_nan=False)
+    else:   # what json.dumps(indent=...) writes, without its slow pure-Python encoder
+        text = dumps_indented(document, indent)
     if _JSON_RAW.search(text):  # JSON's own syntax is ASCII: these are inside strings
         text = _JSON_RAW.sub(_json_escape, text)
     return text + "\n"

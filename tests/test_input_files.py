@@ -533,6 +533,16 @@ ALLOWED = {
     ("ism3rules/bundlefs.py", "BundleFolder._open_final", "os.open"),    # relative to it
     ("ism3rules/bundlefs.py", "read_regular", "os.open"),                # the shipped catalogue
     ("ism3rules/inputfiles.py", "read_input", "os.open"),                # the one reader
+    ("ism3rules/bundlefs.py", "BundleFolder._near", "os.open"),          # relative to it
+    # a bundle archive is a bundle: opened once (regular files only), unpacked into a
+    # private folder made and written through descriptors, then read as a bundle folder
+    ("ism3rules/archive.py", "_open_archive", "os.open"),
+    ("ism3rules/archive.py", "_unpack", "open"),                         # its descriptor
+    ("ism3rules/archive.py", "_unzip", "zipfile.ZipFile"),               # that handle
+    ("ism3rules/archive.py", "_untar", "tarfile.open"),                  # that stream
+    ("ism3rules/archive.py", "_Folder.__init__", "os.open"),             # the private folder
+    ("ism3rules/archive.py", "_Folder._parent", "os.open"),              # relative to it
+    ("ism3rules/archive.py", "_Folder.file", "os.open"),                 # relative to it
     ("ism3rules/attest.py", "generate_keypair", "os.open"),              # writes a new key
     ("ism3rules/attest.py", "generate_keypair", "os.fdopen"),
     ("ism3rules/output.py", "_write_directly", "os.open"),               # writes results

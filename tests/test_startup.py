@@ -60,3 +60,16 @@ def test_evaluate_restores_the_garbage_collector() -> None:
             assert gc.isenabled() is enabled
         finally:
             gc.enable()
+
+
+def test_history_as_json_loads_no_tabulate(tmp_path: Path) -> None:
+    db = str(tmp_path / "h.sqlite")
+    record = CliRunner().invoke(main, ["evaluate", str(SAMPLE), "-f", "json", "-o",
+                                       str(tmp_path / "r.json"), "--record", "--db", db])
+    assert record.exit_code == 0, record.output
+    trend = modules_after(["history", "trend", "northwind", "--db", db, "-f", "json", "-o",
+                           str(tmp_path / "t.json")], ("tabulate",))
+    portfolio = modules_after(["history", "portfolio", "--db", db, "-f", "json", "-o",
+                               str(tmp_path / "p.json")], ("tabulate",))
+    assert trend == portfolio == []
+    assert json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))["points"]

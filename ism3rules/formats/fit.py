@@ -13,8 +13,6 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from tabulate import tabulate
-
 from ._common import text
 
 STABLE_WIDTH = 100   # output not going to a terminal (a pipe, a file): same width every time
@@ -98,6 +96,8 @@ def fit_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int 
     # without the two columns of padding "simple" adds to every header.
     used = [max(len(line) for cell in [shown_heads[i], *(r[i] for r in wrapped)]
                 for line in cell.split("\n")) for i in range(count)]
+    from tabulate import tabulate   # on first use: a JSON trend or portfolio never loads it
+
     table = str(tabulate([shown_heads, ["-" * w for w in used], *wrapped], tablefmt="plain",
                          disable_numparse=True))
     if not sections:

@@ -19,6 +19,7 @@ from .. import safe
 from ._common import csv_cell, text
 from .fit import STABLE_WIDTH, fit_lines, fit_table
 
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"   # one home for templates
 ARROWS = {"up": "↑", "down": "↓", "same": "→", "new": "·"}
 CAPABILITIES = ("none", "initial", "managed", "defined", "controlled", "optimized")
