@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +147,19 @@ def history_db(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+@contextmanager
+def hang_guard(seconds: int) -> Iterator[None]:
+    """A liveness guard, not a speed target: the body raises TimeoutError when it has
+    not finished after `seconds` (SIGALRM; the main thread only)."""
+    def fail(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"no result after {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, fail)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

@@ -24,10 +24,8 @@ import json
 import os
 import random
 import shutil
-import signal
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +34,7 @@ import yaml
 from click.testing import CliRunner
 
 from cli import main
-from conftest import ROOT
+from conftest import ROOT, hang_guard
 from ism3rules.assessment import assess
 from ism3rules.catalogue import load_catalogue
 from ism3rules.errors import EvidenceError
@@ -70,20 +68,6 @@ SECRET = "SECRET-FROM-OUTSIDE-THE-BUNDLE"
 FILE_EDITS = ["symlink-outside", "hardlink-outside", "fifo", "symlink-loop", "folder",
               "sparse-huge", "symlink-inside"]
 
-
-def _timeout(signum: int, frame: Any) -> None:
-    raise TimeoutError(f"no result after {HANG_SECONDS} s")
-
-
-@contextmanager
-def _hang_guard() -> Iterator[None]:
-    old = signal.signal(signal.SIGALRM, _timeout)
-    signal.alarm(HANG_SECONDS)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 # --- mutations ------------------------------------------------------------------
@@ -307,7 +291,7 @@ def test_mutated_samples_end_cleanly(tmp_path: Path, world: dict[str, Any]) -> N
         else:
             target.write_bytes(data)
         try:
-            with _hang_guard():
+            with hang_guard(HANG_SECONDS):
                 outcomes[_run_one(root, world)] += 1
                 if number % 50 == 0:  # and through the command line, now and then
                     result = CliRunner().invoke(main, ["evaluate", str(root)])

@@ -26,10 +26,8 @@ import math
 import os
 import random
 import shutil
-import signal
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +38,7 @@ from cryptography.hazmat.primitives import serialization
 
 from cli import main
 from ism3rules.formats import html
-from conftest import ROOT
+from conftest import ROOT, hang_guard
 from ism3rules.attest import sign as sign_statement
 from ism3rules.safe import has_invisible
 from test_fuzz import ODD_VALUES, TOKENS, mutate_bytes, mutate_structure
@@ -69,20 +67,6 @@ ODD = ODD_VALUES + [float("nan"), float("inf"), -float("inf"), 10 ** 30, "x\nVAL
                     [[[[[[[[]]]]]]]], {"": None}]
 INTERNAL = "internal error"
 
-
-def _timeout(signum: int, frame: Any) -> None:
-    raise TimeoutError(f"no result after {HANG_SECONDS} s")
-
-
-@contextmanager
-def _hang_guard() -> Iterator[None]:
-    old = signal.signal(signal.SIGALRM, _timeout)
-    signal.alarm(HANG_SECONDS)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _bytes(rng: random.Random, data: bytes, tokens: list[bytes]) -> bytes:
@@ -392,7 +376,7 @@ def test_mutated_input_files_end_cleanly(world: dict[str, Any], kind: str,
         target.write_bytes(data)
         args = args_of(world, target)
         try:
-            with _hang_guard():
+            with hang_guard(HANG_SECONDS):
                 result = CliRunner().invoke(main, args)
                 counts[check(kind, args, target, data, result)] += 1
         except Exception:  # noqa: BLE001 - every other outcome is a finding

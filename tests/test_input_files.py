@@ -15,11 +15,9 @@ from __future__ import annotations
 import ast
 import os
 import shutil
-import signal
 import socket
 import tracemalloc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from conftest import ROOT
+from conftest import ROOT, hang_guard
 from ism3rules import inputfiles
 from ism3rules.errors import ReportError, ReviewError
 from ism3rules.inputfiles import REPORT, REVIEW, read_input
@@ -36,22 +34,9 @@ HANG_SECONDS = 20      # a liveness guard: the old code waited on a pipe forever
 MIB = 1024 * 1024
 
 
-@contextmanager
-def no_hang() -> Iterator[None]:
-    def fail(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"still waiting after {HANG_SECONDS} s")
-
-    old = signal.signal(signal.SIGALRM, fail)
-    signal.alarm(HANG_SECONDS)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-
 
 def invoke(args: list[str]) -> Any:
-    with no_hang():
+    with hang_guard(HANG_SECONDS):
         result = CliRunner().invoke(main, args)
     assert "Traceback" not in result.output and "internal error" not in result.output, \
         result.output
