@@ -309,19 +309,8 @@ def _read_attributes(rulebook: Rulebook) -> dict[str, tuple[str, ...]]:
     the attributes some rule tests, compares with another fact, or copies. The engine's
     matching depends on these only; leaving the rest out (dates, texts for messages,
     figures no rule reads) spares it reading and returning them."""
-    used: dict[str, set[str]] = {t: {"id", "t", "process"}
-                                 for t in {c.fact for r in rulebook.rules for c in r.when}}
-    for rule in rulebook.rules:
-        types = {c.alias: c.fact for c in rule.when}
-        for cond in rule.when:
-            for test in cond.tests:
-                used[cond.fact].add(test.attr)
-                if isinstance(test.value, Ref):
-                    used[types[test.value.alias]].add(test.value.attr)
-        for _, value in rule.then_attrs:
-            if isinstance(value, Ref):
-                used[types[value.alias]].add(value.attr)
-    return {t: tuple(sorted(attrs)) for t, attrs in used.items()}
+    return {t: tuple(sorted({"id", "t", "process"} | attrs))
+            for t, attrs in rulebook.attributes_read.items()}
 
 
 def _held(fact: Fact, kept: tuple[str, ...], sid: str) -> Fact:

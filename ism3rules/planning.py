@@ -417,16 +417,6 @@ def _distinct(new: Sequence[tuple[NewItem, tuple[Fact, ...]]]
 
 def _relevant_attributes(rulebook: Rulebook) -> dict[str, tuple[str, ...]]:
     """Per fact type, the attributes some rule tests, joins on or copies."""
-    used: dict[str, set[str]] = defaultdict(set)
-    for rule in rulebook.rules:
-        alias_type = {c.alias: c.fact for c in rule.when}
-        for cond in rule.when:
-            for test in cond.tests:
-                used[cond.fact].add(test.attr)
-                if isinstance(test.value, Ref):
-                    used[alias_type[test.value.alias]].add(test.value.attr)
-        for _, value in rule.then_attrs:
-            if isinstance(value, Ref):
-                used[alias_type[value.alias]].add(value.attr)
-    return {t: tuple(sorted(a for a in used.get(t, ()) if a in ftype.attrs))
+    read = rulebook.attributes_read
+    return {t: tuple(sorted(a for a in read.get(t, ()) if a in ftype.attrs))
             for t, ftype in FACT_TYPES.items()}

@@ -268,6 +268,23 @@ class Rulebook:
         return frozenset(c.fact for r in self.rules for c in r.when)
 
     @functools.cached_property
+    def attributes_read(self) -> dict[str, frozenset[str]]:
+        """Per fact type some rule has a condition on, the attributes a rule tests, joins
+        on (either side of a `ref`) or copies into what it derives."""
+        used: dict[str, set[str]] = {t: set() for t in self.consumed}
+        for rule in self.rules:
+            alias_type = {c.alias: c.fact for c in rule.when}
+            for cond in rule.when:
+                for test in cond.tests:
+                    used[cond.fact].add(test.attr)
+                    if isinstance(test.value, Ref):
+                        used[alias_type[test.value.alias]].add(test.value.attr)
+            for _, value in rule.then_attrs:
+                if isinstance(value, Ref):
+                    used[alias_type[value.alias]].add(value.attr)
+        return {t: frozenset(attrs) for t, attrs in used.items()}
+
+    @functools.cached_property
     def position(self) -> dict[str, int]:
         """Each rule's position in the rulebook, by id."""
         return {r.id: n for n, r in enumerate(self.rules)}
