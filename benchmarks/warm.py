@@ -2,8 +2,10 @@
 
 Run by benchmarks/run.py with the Python of the benchmark environment (the installed
 package): after a first evaluation (imports done, rulebook compiled), it alternates
-`evaluate -f json` of BUNDLE and the input floor REPEATS times and prints the seconds of
-each as JSON, with the engine's share where the engine module allows timing it.
+`evaluate -f json` of BUNDLE (with the cyclic collector paused, as a batch worker
+evaluates) and the input floor REPEATS times and prints the seconds of each as JSON,
+with the engine's share where the engine module allows timing it, then the seconds
+spent inside durable_rules' C core in a few more evaluations (`core`).
 
 Usage: python benchmarks/warm.py BUNDLE REPEATS
 """
