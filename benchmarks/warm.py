@@ -2,8 +2,10 @@
 
 Run by benchmarks/run.py with the Python of the benchmark environment (the installed
 package): after a first evaluation (imports done, rulebook compiled), it alternates
-`evaluate -f json` of BUNDLE and the input floor REPEATS times and prints the seconds of
-each as JSON, with the engine's share where the engine module allows timing it.
+`evaluate -f json` of BUNDLE (with the cyclic collector paused, as a batch worker
+evaluates) and the input floor REPEATS times and prints the seconds of each as JSON,
+with the engine's share where the engine module allows timing it, then the seconds
+spent inside durable_rules' C core in a few more evaluations (`core`).
 
 Usage: python benchmarks/warm.py BUNDLE REPEATS
 """
@@ -39,8 +41,16 @@ def main(bundle: Path, repeats: int) -> dict[str, Any]:
     inputs = load_inputs()
     render = FORMATS["json"]
 
+    try:   # a batch worker evaluates and renders with the collector paused (evaluate_with)
+        from ism3rules.gcpause import cyclic_gc_paused as paused
+    except ImportError:   # versions before it
+        import contextlib
+
+        paused = contextlib.nullcontext  # type: ignore[assignment]
+
     def evaluate() -> None:
-        render(report_document(bundle, inputs))
+        with paused():
+            render(report_document(bundle, inputs))
 
     assert render(evaluate_bundle(bundle)) == render(report_document(bundle, inputs))
     evaluate()
@@ -56,7 +66,43 @@ def main(bundle: Path, repeats: int) -> dict[str, Any]:
                 out["engine"].append(spent[-1][0])
     if spent:
         out["facts"], out["derived"] = spent[-1][1], spent[-1][2]
+    out["core"] = engine_core_seconds(engine, evaluate, max(3, repeats // 3))
     return out
+
+
+def engine_core_seconds(engine: Any, evaluate: Any, times: int) -> list[float]:
+    """Seconds spent inside durable_rules' C core (every call the engine module makes to
+    it) in each of `times` further evaluations: what the engine the design requires costs
+    by itself, whatever the Python around it does. Measured apart from the timed pairs (the
+    timing wrapper costs a little per call). Empty for versions without `engine._core`."""
+    core_of = getattr(engine, "_core", None)
+    if core_of is None:
+        return []
+    core = core_of()
+    spent = [0.0]
+
+    class Timed:
+        def __getattr__(self, name: str) -> Any:
+            function = getattr(core, name)
+
+            def timed(*args: Any) -> Any:
+                start = time.perf_counter()
+                try:
+                    return function(*args)
+                finally:
+                    spent[0] += time.perf_counter() - start
+            return timed
+
+    engine._core = Timed
+    seconds = []
+    try:
+        for _ in range(times):
+            spent[0] = 0.0
+            evaluate()
+            seconds.append(spent[0])
+    finally:
+        engine._core = core_of
+    return seconds
 
 
 if __name__ == "__main__":

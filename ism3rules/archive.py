@@ -20,24 +20,26 @@ unpacks to. Nested archives are never opened: a .zip inside a bundle is a file.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import io
 import os
-import shutil
 import signal
 import stat
 import struct
-import tarfile
-import tempfile
 import threading
-import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import FrameType
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
+
+# gzip, shutil, tarfile, tempfile and zipfile are imported where an archive is read: every
+# evaluation imports this module (for `archive_format`), few read an archive, and they
+# were a fifth of the package's import time.
+if TYPE_CHECKING:
+    import tarfile
+    import zipfile
 
 from .bundlefs import MANIFEST
 from .errors import EvidenceError, Ism3Error
@@ -345,6 +347,8 @@ def _zip_members(handle: BinaryIO, infos: list[zipfile.ZipInfo],
 
 
 def _unzip(handle: BinaryIO, folder: _Folder, budget: _Budget) -> None:
+    import zipfile
+
     with zipfile.ZipFile(handle) as archive:   # reads the central directory only
         infos = archive.infolist()
         directory = archive.start_dir
@@ -384,6 +388,8 @@ def _unzip(handle: BinaryIO, folder: _Folder, budget: _Budget) -> None:
 def _inflate(handle: BinaryIO, member: _ZipMember) -> Iterator[bytes]:
     """A zip entry's bytes, inflated from exactly its compressed span and never past its
     declared size; its end, its length and its CRC must be what the headers say."""
+    import zipfile
+
     info = member.info
     deflated = info.compress_type == zipfile.ZIP_DEFLATED
     if not deflated and info.compress_size != info.file_size:
@@ -438,6 +444,8 @@ class _Inflated(io.RawIOBase):
     against the compressed bytes consumed (the ratio), and between members (headers)."""
 
     def __init__(self, raw: BinaryIO, budget: _Budget) -> None:
+        import gzip
+
         super().__init__()
         self.raw = raw
         self.gzip = gzip.GzipFile(fileobj=raw, mode="rb")
@@ -491,6 +499,8 @@ def _tar_kind(member: tarfile.TarInfo) -> str:
 
 
 def _untar(handle: BinaryIO, folder: _Folder, budget: _Budget) -> None:
+    import tarfile
+
     inflated = _Inflated(handle, budget)
     stream = io.BufferedReader(inflated, CHUNK)
     with tarfile.open(fileobj=stream, mode="r|", encoding="utf-8",
@@ -589,6 +599,9 @@ def unpacked(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> Iterator[Unpa
             folder, an absolute or `..` path, duplicate or overlapping entries, a
             damaged archive, or no bundle.yaml in it).
     """
+    import shutil
+    import tempfile
+
     archive = Path(path)
     kind = archive_format(archive)
     shown = terminal(str(archive))
@@ -618,6 +631,10 @@ def unpacked(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> Iterator[Unpa
 def remove_unpacked() -> None:
     """Remove every folder an archive is unpacked into now (for a signal handler that
     ends the process with `os._exit`, which skips the usual clean-up)."""
+    if not _LIVE:
+        return
+    import shutil   # imported already: `unpacked` put the folders there
+
     for root in list(_LIVE):
         shutil.rmtree(root, ignore_errors=True)
         _LIVE.discard(root)
@@ -625,6 +642,10 @@ def remove_unpacked() -> None:
 
 def _unpack(archive: Path, kind: str, fd: int, info: os.stat_result, root: Path,
             limits: Limits) -> Unpacked:
+    import gzip
+    import tarfile
+    import zipfile
+
     shown = terminal(str(archive))
     budget = _Budget(limits, info.st_size)
     folder = _Folder(root)
@@ -674,6 +695,8 @@ def _removed_on_signals(root: Path) -> Iterator[None]:
         previous.clear()
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        import shutil
+
         old = previous.get(signum)
         if callable(old):      # the program's own handler: it raises (we unwind), returns
             old(signum, frame)  # (the work goes on) or exits (it calls remove_unpacked)

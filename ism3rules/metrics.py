@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import calendar
 import math
-import statistics
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -143,8 +142,8 @@ def control_limits(values: list[float]) -> tuple[float, float, float, float] | N
 
 def _mean(values: list[float]) -> float:
     """The mean; for values so large that their sum overflows, the sum of their shares."""
-    try:
-        return statistics.fmean(values)
+    try:   # what statistics.fmean computes, without importing statistics (and fractions,
+        return math.fsum(values) / len(values)   # decimal) into every evaluation
     except OverflowError:
         return math.fsum(v / len(values) for v in values)
 

@@ -96,14 +96,15 @@ def assert_no_report_appears(reports: Path) -> set[str]:
     return before
 
 
-def check_incomplete(summary: dict[str, object], reports: Path) -> None:
-    """An incomplete summary that accounts for every bundle; its reports are on disk."""
+def check_incomplete(summary: dict[str, object], reports: Path, least_ok: int = 2) -> None:
+    """An incomplete summary that accounts for every bundle, with at least `least_ok`
+    evaluated; their reports are on disk."""
     assert summary["complete"] is False
     totals = summary["totals"]
     assert isinstance(totals, dict)
     assert totals["bundles"] == BUNDLES
     assert totals["ok"] + totals["failed"] + totals["not_evaluated"] == BUNDLES
-    assert totals["ok"] >= 2 and totals["not_evaluated"] > 0
+    assert totals["ok"] >= least_ok and totals["not_evaluated"] > 0
     entries = summary["bundles"]
     assert isinstance(entries, list)
     for entry in entries:
@@ -129,7 +130,11 @@ def test_sigterm_stops_the_workers_and_writes_an_incomplete_summary(
     assert_all_gone(workers)
     on_disk = assert_no_report_appears(tmp_path / "reports")
     summary = json.loads((tmp_path / "summary.json").read_text())
-    check_incomplete(summary, tmp_path / "reports")
+    # A Dask worker writes a report before its outcome reaches the batch: the two reports
+    # waited for may both be on disk with neither outcome back when the batch is stopped
+    # (those bundles are then listed as not evaluated; the summary never claims a report
+    # that is not there).
+    check_incomplete(summary, tmp_path / "reports", 2 if executor == "local" else 0)
     if executor == "local":   # the local pool stops its workers before they finish a report
         ok = {Path(e["report"]).name for e in summary["bundles"] if e["status"] == "ok"}
         assert on_disk == ok

@@ -12,6 +12,7 @@ import json
 import sys
 import unicodedata
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -98,6 +99,14 @@ def test_json_keeps_the_data_exactly_and_is_inert(document: object) -> None:
     text = safe.json_dumps(document)
     assert json.loads(text) == document
     assert not safe.has_invisible(text.replace("\n", ""))
+
+
+@pytest.mark.parametrize("char", ["\x7f", "\x85", "\u200b", "\U000e0041"])
+def test_json_escapes_an_invisible_character_in_otherwise_ascii_text(char: str) -> None:
+    # DEL is the one invisible character that is ASCII: an all-ASCII text is not
+    # necessarily clean
+    text = safe.json_dumps({"key": f"a{char}b", "plain": "text"})
+    assert char not in text and json.loads(text)["key"] == f"a{char}b"
 
 
 def test_neutral_copies_a_document_with_every_string_made_one_line() -> None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cli import main
@@ -73,3 +74,38 @@ def test_history_as_json_loads_no_tabulate(tmp_path: Path) -> None:
                                str(tmp_path / "p.json")], ("tabulate",))
     assert trend == portfolio == []
     assert json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))["points"]
+
+
+def test_evaluate_of_a_folder_loads_no_archive_reader(tmp_path: Path) -> None:
+    """zipfile, tarfile and gzip (with tempfile, which writing the report needs anyway) were
+    a fifth of the package's import time; only a bundle given as an archive needs them."""
+    loaded = modules_after(["evaluate", str(SAMPLE), "-f", "json", "-o",
+                            str(tmp_path / "r.json")], ("zipfile", "tarfile", "gzip"))
+    assert loaded == []
+
+
+def test_a_batch_worker_keeps_the_collector_paused_for_a_bundle_and_restores_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resumed while a bundle's observations are alive, the collector's first pass would walk
+    every one of them: a worker evaluates, renders and writes with it paused."""
+    from ism3rules import batch
+    from ism3rules.api import load_inputs
+
+    seen: list[bool] = []
+    real = batch.write_atomically
+
+    def write(path: Path, text: str) -> None:
+        seen.append(gc.isenabled())
+        real(path, text)
+
+    monkeypatch.setattr(batch, "write_atomically", write)
+    inputs = load_inputs()
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            outcome = batch.evaluate_with(str(SAMPLE), str(tmp_path / f"{enabled}.json"),
+                                          inputs, None, None)
+            assert outcome.ok and gc.isenabled() is enabled
+        finally:
+            gc.enable()
+    assert seen == [False, False]
