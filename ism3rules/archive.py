@@ -36,7 +36,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 # gzip, shutil, tarfile, tempfile and zipfile are imported where an archive is read: every
 # evaluation imports this module (for `archive_format`), few read an archive, and they
-# were a fifth of the package's import time.
+# were about a tenth of the package's import time (15 ms).
 if TYPE_CHECKING:
     import tarfile
     import zipfile

@@ -78,7 +78,7 @@ def test_history_as_json_loads_no_tabulate(tmp_path: Path) -> None:
 
 def test_evaluate_of_a_folder_loads_no_archive_reader(tmp_path: Path) -> None:
     """zipfile, tarfile and gzip (with tempfile, which writing the report needs anyway) were
-    a fifth of the package's import time; only a bundle given as an archive needs them."""
+    about a tenth of the package's import time; only a bundle given as an archive needs them."""
     loaded = modules_after(["evaluate", str(SAMPLE), "-f", "json", "-o",
                             str(tmp_path / "r.json")], ("zipfile", "tarfile", "gzip"))
     assert loaded == []
