@@ -26,7 +26,6 @@ import os
 import signal
 import stat
 import struct
-import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from .bundlefs import MANIFEST
 from .errors import EvidenceError, Ism3Error
 from .limits import DEFAULT_LIMITS, Limits, over
 from .safe import terminal
+from .signals import OverSignals, signals_named
 
 # Name endings that make a path an archive, longest first; the format each means.
 SUFFIXES = ((".tar.gz", "tar.gz"), (".tgz", "tar.gz"), (".zip", "zip"))
@@ -56,8 +56,7 @@ RATIO_FLOOR = 1 << 20
 # members: tarfile reads a pax header whole, so its declared size is bounded here.
 MAX_TAR_HEADER_BYTES = 1 << 20
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")   # a zip local file header (30 bytes)
-_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
-                 if hasattr(signal, name))
+_SIGNALS = signals_named("SIGTERM", "SIGHUP")
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
@@ -684,37 +683,21 @@ def _removed_on_signals(root: Path) -> Iterator[None]:
     before: if it raises, the unwinding removes `root`; if it returns, the work goes on;
     one that ends the process at once (`os._exit`) calls `remove_unpacked()` first.
     SIGINT needs nothing: it raises KeyboardInterrupt, which unwinds through `finally`."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous: dict[int, Any] = {}
+    import shutil
 
-    def restore() -> None:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
-        previous.clear()
+    ours = OverSignals(_SIGNALS)
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        import shutil
-
-        old = previous.get(signum)
+        old = ours.previous.get(signum)
         if callable(old):      # the program's own handler: it raises (we unwind), returns
             old(signum, frame)  # (the work goes on) or exits (it calls remove_unpacked)
             return
         shutil.rmtree(root, ignore_errors=True)
-        restore()
+        ours.restore()
         signal.raise_signal(signum)   # the default: end by this signal
 
-    for signum in _SIGNALS:
-        old = signal.getsignal(signum)
-        if old is signal.SIG_IGN or old is None:
-            continue
-        previous[signum] = old
-        signal.signal(signum, handler)
-    try:
+    with ours.installed(handler):
         yield
-    finally:
-        restore()
 
 
 @contextlib.contextmanager

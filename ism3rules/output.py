@@ -18,14 +18,13 @@ import os
 import signal
 import stat
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
-_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP")
-                 if hasattr(signal, name))
+from .signals import OverSignals, signals_named
+
+_SIGNALS = signals_named("SIGTERM", "SIGINT", "SIGHUP")
 
 
 class _Interrupted(BaseException):
@@ -119,36 +118,21 @@ def _removed_on_signals(created: list[str], target: Path) -> Iterator[None]:
     listed in `created`, then are handled as before (default: the process ends by that
     signal; Python's SIGINT handler raises KeyboardInterrupt). A previous handler that
     returns ends the writing with InterruptedError."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous: dict[int, Any] = {}
-
-    def restore() -> None:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
-        previous.clear()
+    ours = OverSignals(_SIGNALS)
 
     def handler(signum: int, frame: FrameType | None) -> None:
         for tmp in created:
             Path(tmp).unlink(missing_ok=True)
-        restore()
+        ours.restore()
         signal.raise_signal(signum)   # the previous handler, as if ours had not been there
         raise _Interrupted(signum)    # it returned: the writing stops all the same
 
-    for signum in _SIGNALS:
-        old = signal.getsignal(signum)
-        if old is signal.SIG_IGN or old is None:
-            continue
-        previous[signum] = old
-        signal.signal(signum, handler)
     try:
-        yield
+        with ours.installed(handler):
+            yield
     except _Interrupted as exc:
         raise InterruptedError(errno.EINTR, f"interrupted by signal {exc.signum}; nothing "
                                "was written", str(target)) from None
-    finally:
-        restore()
 
 
 def _umask() -> int:
